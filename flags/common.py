@@ -1,0 +1,25 @@
+"""Flags every tfnas binary takes: data, schedule, output, seed, distribution, resume."""
+from __future__ import annotations
+
+from absl import flags
+
+DATASET = flags.DEFINE_string(
+    "dataset", "mnist_embedded",
+    "Dataset name: mnist_embedded (offline, ships with tfnas' requirements), digits_embedded, "
+    "or a tfds dataset prepared locally (cifar10, cifar100, mnist, fashion_mnist, imagenet2012, ...).")
+DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "tfds data directory holding prepared datasets (default: tfds' own, ~/tensorflow_datasets).")
+OUTPUT_DIR = flags.DEFINE_string(
+    "output_dir", None, "Where results, checkpoints and TensorBoard events go. Re-running with the same "
+    "directory resumes from the last completed epoch unless --fresh is given.")
+FRESH = flags.DEFINE_bool(
+    "fresh", False, "Start over: move what output_dir holds aside (to output_dir/previous-<time>) instead of resuming.")
+SEED = flags.DEFINE_integer("seed", 0, "Random seed for data order, augmentation, initialisation and sampling.")
+BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Global batch size.")
+EPOCHS = flags.DEFINE_integer("epochs", 10, "Number of epochs.")
+STEPS_PER_EPOCH = flags.DEFINE_integer(
+    "steps_per_epoch", None, "Optional cap on steps per epoch (default: one pass over the training split).")
+DISTRIBUTION = flags.DEFINE_enum(
+    "distribution", "default", ["default", "mirrored", "multi_worker"],
+    "tf.distribute strategy: default (one device), mirrored (all local GPUs), multi_worker (TF_CONFIG).")
+VERBOSE = flags.DEFINE_integer("verbose", 2, "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")

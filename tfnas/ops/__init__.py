@@ -1,0 +1,1 @@
+"""Candidate layers shared by search spaces, supernets and child networks."""
