@@ -88,7 +88,7 @@ class ArchitectureSearchModel(keras.Model):
     def _report(self, loss, y, logits) -> dict[str, Any]:
         self.loss_tracker.update_state(loss)
         self.accuracy_tracker.update_state(y, logits)
-        return {m.name: m.result() for m in self.metrics}
+        return {m.name: m.result() for m in (self.loss_tracker, self.accuracy_tracker)}
 
     def test_step(self, data):
         x, y = data
@@ -147,7 +147,7 @@ class BilevelSearch(ArchitectureSearchModel):
         self.val_loss_tracker.update_state(val_loss)
         loss, logits, w_grads, _ = self._forward_backward(x_train, y_train)
         self.apply_weight_gradients(w_grads)
-        return self._report(loss, y_train, logits)
+        return {**self._report(loss, y_train, logits), "arch_loss": self.val_loss_tracker.result()}
 
     def _current_lr(self) -> tf.Tensor:
         lr = self.optimizer.learning_rate

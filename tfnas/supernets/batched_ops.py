@@ -34,6 +34,9 @@ keras = tf.keras
 
 _CONSTANTS: dict = {}
 
+ON_READ_MEAN = dict(synchronization=tf.VariableSynchronization.ON_READ, aggregation=tf.VariableAggregation.MEAN)
+"""BN statistics are per replica and averaged when read (as Keras BatchNormalization does)."""
+
 
 def _unit(c: int, value: float, dtype) -> tf.Tensor:
     """ones/zeros of length c, created once per graph (BN scale/offset of affine-free BN)."""
@@ -75,8 +78,10 @@ class AffineFreeBatchNorm(keras.layers.Layer):
 
     def build(self, input_shape):
         c = int(input_shape[-1])
-        self.moving_mean = self.add_weight("moving_mean", shape=(c,), initializer="zeros", trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", shape=(c,), initializer="ones", trainable=False)
+        self.moving_mean = self.add_weight("moving_mean", shape=(c,), initializer="zeros", trainable=False,
+                                           **ON_READ_MEAN)
+        self.moving_variance = self.add_weight("moving_variance", shape=(c,), initializer="ones", trainable=False,
+                                           **ON_READ_MEAN)
 
     def call(self, x, training=None):
         y, mean, var = affine_free_batch_norm(x, self.moving_mean, self.moving_variance, bool(training),

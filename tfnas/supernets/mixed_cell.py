@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from tfnas.supernets.batched_ops import (CONV_OPS, FACTORIZED_REDUCE, AffineFreeBatchNorm, BatchedOp,
                                          affine_free_batch_norm, bank_initializer, bank_shape, edge_slice,
-                                         frozen_statistics, split_bank)
+                                         frozen_statistics, split_bank, ON_READ_MEAN)
 
 keras = tf.keras
 
@@ -124,9 +124,11 @@ class MixedCell(keras.layers.Layer):
                 shape = bank_shape(spec, self.channels, edges)
                 if spec.kind == "bn":
                     bank[spec.name + "/moving_mean"] = self.add_weight(name + "/moving_mean", shape=shape,
-                                                                       initializer="zeros", trainable=False)
+                                                                       initializer="zeros", trainable=False,
+                                           **ON_READ_MEAN)
                     bank[spec.name + "/moving_variance"] = self.add_weight(name + "/moving_variance", shape=shape,
-                                                                           initializer="ones", trainable=False)
+                                                                           initializer="ones", trainable=False,
+                                           **ON_READ_MEAN)
                 else:
                     bank[spec.name] = self.add_weight(name, shape=shape,
                                                       initializer=bank_initializer(spec, self.channels))

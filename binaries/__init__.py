@@ -1,0 +1,1 @@
+"""absl binaries: `python -m binaries.<name> --helpfull` documents each one's flags."""
