@@ -1,0 +1,1 @@
+"""absl binaries of tfnas; run each as `python -m binaries.<name>` from the repository root."""
