@@ -14,6 +14,7 @@ from absl import flags as absl_flags
 import flags.common as common
 import flags.train as train_flags
 from tfnas.errors import exit_on_user_error
+from tfnas.logs import quiet_tensorflow_logs
 
 absl_flags.mark_flags_as_required(["genotype", "output_dir"])
 
@@ -21,6 +22,7 @@ absl_flags.mark_flags_as_required(["genotype", "output_dir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    quiet_tensorflow_logs()
     from tfnas.training.trainer import TrainConfig, train_genotype
 
     f = train_flags

@@ -38,18 +38,19 @@ class NasBench201Cell(keras.layers.Layer):
     def __init__(self, genotype: NasBench201Genotype, channels: int, affine: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.genotype, self.channels = genotype, channels
-        self.edge_ops = []
+        self.edge_ops = {}  # 'none' edges contribute nothing and get no layer
         for e, op in enumerate(genotype.ops):
-            layer = NB201_OPS[op](channels, 1, affine)
-            layer._name = f"edge{e}_{op}"
-            self.edge_ops.append(layer)
+            if op != "none":
+                layer = NB201_OPS[op](channels, 1, affine)
+                layer._name = f"edge{e}_{op}"
+                self.edge_ops[e] = layer
 
     def call(self, x, training=None):
         nodes = [x]
         for target in range(1, NUM_NODES):
             terms = []
             for e, (t, src) in enumerate(EDGES):
-                if t == target and self.genotype.ops[e] != "none":
+                if t == target and e in self.edge_ops:
                     terms.append(_call(self.edge_ops[e], nodes[src], training))
             nodes.append(tf.add_n(terms) if terms else tf.zeros_like(x))
         return nodes[-1]
