@@ -178,18 +178,28 @@ class BilevelSearch(ArchitectureSearchModel):
             v.assign(w0 + step)
         val_loss, _, g_w_prime, a_grads = self._forward_backward(x_val, y_val)
         g_w_prime = [tf.zeros_like(v) if g is None else g for g, v in zip(g_w_prime, weights)]
-        # finite-difference Hessian-vector product d2L_train/(dalpha dw) . dL_val/dw'
-        eps = self.finite_difference_scale / (tf.linalg.global_norm(g_w_prime) + 1e-12)
-        for v, w0, d in zip(weights, saved, g_w_prime):
-            v.assign(w0 + eps * d)
-        _, _, _, a_plus = self._forward_backward(x_train, y_train)
-        for v, w0, d in zip(weights, saved, g_w_prime):
-            v.assign(w0 - eps * d)
-        _, _, _, a_minus = self._forward_backward(x_train, y_train)
         for v, w0 in zip(weights, saved):
             v.assign(w0)
-        a_grads = [ga - xi * (p - m) / (2.0 * eps) for ga, p, m in zip(a_grads, a_plus, a_minus)]
-        return val_loss, a_grads
+        hvp = self.finite_difference_hvp(x_train, y_train, g_w_prime)
+        return val_loss, [ga - xi * h for ga, h in zip(a_grads, hvp)]
+
+    def finite_difference_hvp(self, x, y, vector):
+        """d/dalpha (dL/dw . vector) at the current weights, by central differences (DARTS eq. 8).
+
+        epsilon = finite_difference_scale / ||vector||; the weights are restored afterwards.
+        """
+        weights = self.supernet.weight_variables
+        saved = [tf.identity(v) for v in weights]
+        eps = self.finite_difference_scale / (tf.linalg.global_norm(vector) + 1e-12)
+        for v, w0, d in zip(weights, saved, vector):
+            v.assign(w0 + eps * d)
+        _, _, _, a_plus = self._forward_backward(x, y)
+        for v, w0, d in zip(weights, saved, vector):
+            v.assign(w0 - eps * d)
+        _, _, _, a_minus = self._forward_backward(x, y)
+        for v, w0 in zip(weights, saved):
+            v.assign(w0)
+        return [(p - m) / (2.0 * eps) for p, m in zip(a_plus, a_minus)]
 
 
 METHODS = {"single_darts": SingleLevelSearch, "darts": BilevelSearch}

@@ -43,15 +43,15 @@ class NasBench201Cell(keras.layers.Layer):
             if op != "none":
                 layer = NB201_OPS[op](channels, 1, affine)
                 layer._name = f"edge{e}_{op}"
-                self.edge_ops[e] = layer
+                self.edge_ops[f"edge{e}"] = layer
 
     def call(self, x, training=None):
         nodes = [x]
         for target in range(1, NUM_NODES):
             terms = []
             for e, (t, src) in enumerate(EDGES):
-                if t == target and e in self.edge_ops:
-                    terms.append(_call(self.edge_ops[e], nodes[src], training))
+                if t == target and f"edge{e}" in self.edge_ops:
+                    terms.append(_call(self.edge_ops[f"edge{e}"], nodes[src], training))
             nodes.append(tf.add_n(terms) if terms else tf.zeros_like(x))
         return nodes[-1]
 
