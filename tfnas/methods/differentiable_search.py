@@ -19,8 +19,8 @@ import tensorflow as tf
 from tfnas.data import Augment, eval_dataset, load_image_data, steps_for, train_stream, zip_streams
 from tfnas.errors import ConfigError
 from tfnas.methods.differentiable import METHODS, ArchitectureSearchModel, BilevelSearch, SingleLevelSearch
-from tfnas.methods.distribution import strategy_for
-from tfnas.methods.schedules import EpochCosineDecay
+from tfnas.training.distribution import strategy_for
+from tfnas.training.schedules import EpochCosineDecay
 from tfnas.spaces import darts as darts_space
 from tfnas.spaces import nasbench201 as nb201_space
 from tfnas.spaces.base import save_genotype

@@ -16,8 +16,8 @@ import tensorflow as tf
 
 from tfnas.data import Augment, eval_dataset, load_image_data, steps_for, train_stream
 from tfnas.errors import ConfigError
-from tfnas.methods.distribution import strategy_for
-from tfnas.methods.schedules import EpochCosineDecay
+from tfnas.training.distribution import strategy_for
+from tfnas.training.schedules import EpochCosineDecay
 from tfnas.spaces.base import load_genotype
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
 from tfnas.training.child_networks import build_child, supports_auxiliary
