@@ -117,8 +117,9 @@ class BilevelSearch(ArchitectureSearchModel):
 
     Data: ((x_train, y_train), (x_val, y_val)) per step. ``order`` 1 uses the gradient at the
     current weights; ``order`` 2 the unrolled gradient at w' = w - xi * (momentum term + g +
-    decay), with xi the current weight learning rate (so w' is exactly where the next SGD step
-    would go) and the Hessian-vector product by central finite differences with
+    decay), with xi the current weight learning rate (where the next SGD step would go, before
+    clipping, as in DARTS' unrolled model) and the Hessian-vector product by central finite
+    differences with
     epsilon = 0.01 / ||dL_val/dw'||.
     """
 
@@ -165,11 +166,10 @@ class BilevelSearch(ArchitectureSearchModel):
         weights = self.supernet.weight_variables
         saved = [tf.identity(v) for v in weights]
         xi = self._current_lr()
-        # virtual step: the SGD update the next weight step would make (clip, decay, momentum)
+        # virtual step w' = w - xi * (momentum term + g + decay * w), as DARTS' unrolled model
+        # (which, unlike the real weight step, does not clip the gradient)
         _, _, g_train, _ = self._forward_backward(x_train, y_train)
         g_train = [tf.zeros_like(v) if g is None else g for g, v in zip(g_train, weights)]
-        if self.grad_clip:
-            g_train, _ = tf.clip_by_global_norm(g_train, self.grad_clip)
         for v, g, w0 in zip(weights, g_train, saved):
             step = -xi * (g + self.weight_decay * w0)
             velocity = self._velocity(v)

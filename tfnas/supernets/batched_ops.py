@@ -168,11 +168,11 @@ def _factorized_reduce() -> BatchedOp:
             shifted = tf.pad(shifted, [[0, 0], [0, a.shape[1] - shifted.shape[1]],
                                        [0, a.shape[2] - shifted.shape[2]], [0, 0]])
         b = grouped_conv2d(shifted, k["conv2"], groups)
-        half = a.shape[-1] // groups
-        shape = tf.shape(a)
-        split = tf.concat([shape[:3], [groups, half]], 0)
+        _, h, w, total = a.shape
+        half = total // groups
+        split = [-1, h, w, groups, half]
         ab = tf.concat([tf.reshape(a, split), tf.reshape(b, split)], axis=-1)
-        return bn("bn", tf.reshape(ab, tf.concat([shape[:3], [groups * 2 * half]], 0)))
+        return bn("bn", tf.reshape(ab, [-1, h, w, groups * 2 * half]))
 
     return BatchedOp((KernelSpec("conv1", "pointwise", 1, 0.5), KernelSpec("conv2", "pointwise", 1, 0.5),
                       KernelSpec("bn", "bn")), compute)

@@ -196,24 +196,26 @@ class MixedCell(keras.layers.Layer):
         for node in self.groups:
             terms = []
             for group in node:
-                outputs, op_index = [], []  # each output [B, H, W, G*C], edge-major
+                # Every op output of the group goes into one concatenation, op-major and edge-minor,
+                # with one architecture weight per C-channel block of it.
+                blocks, index = [], []
                 strided_skip = "skip_connect" in self.ops and group.stride == 2
                 x = cat([relu(s) for s in group.sources]) if (self.conv_ops or strided_skip) else None
                 for op in self.conv_ops:
-                    outputs.append(run(op, x, group))
-                    op_index.append(k_of[op])
-                if "skip_connect" in self.ops:
-                    outputs.append(run(FACTORIZED, x, group) if strided_skip
-                                   else cat([states[s] for s in group.sources]))
-                    op_index.append(k_of["skip_connect"])
+                    blocks.append(run(op, x, group))
+                    index.extend(e * num_ops + k_of[op] for e in group.edge_ids)
+                if strided_skip:
+                    blocks.append(run(FACTORIZED, x, group))
+                    index.extend(e * num_ops + k_of["skip_connect"] for e in group.edge_ids)
+                elif "skip_connect" in self.ops:
+                    blocks.extend(states[s] for s in group.sources)
+                    index.extend(e * num_ops + k_of["skip_connect"] for e in group.edge_ids)
                 for op in POOLS:
                     if op in self.ops:
-                        outputs.append(cat([pooled(op, s, group.stride) for s in group.sources]))
-                        op_index.append(k_of[op])
-                if outputs:
-                    # weight of (op j, edge g) at position j*G + g, matching the stacked layout
-                    index = [e * num_ops + k for k in op_index for e in group.edge_ids]
-                    terms.append(_weighted_sum(cat(outputs), tf.gather(flat_weights, index), self.channels))
+                        blocks.extend(pooled(op, s, group.stride) for s in group.sources)
+                        index.extend(e * num_ops + k_of[op] for e in group.edge_ids)
+                if blocks:
+                    terms.append(_weighted_sum(cat(blocks), tf.gather(flat_weights, index), self.channels))
             if terms:
                 states.append(tf.add_n(terms))
             else:  # a vocabulary of only 'none': the node is zero
@@ -254,11 +256,11 @@ def _pool_key(op: str, source: int, stride: int) -> str:
 
 def _weighted_sum(stacked: tf.Tensor, w: tf.Tensor, channels: int) -> tf.Tensor:
     """sum_j w[j] * stacked[..., j*C:(j+1)*C] for stacked of shape [B, H, W, J*C]."""
-    shape = tf.shape(stacked)
-    j = stacked.shape[-1] // channels
+    _, h, width, total = stacked.shape
+    j = total // channels
     if j == 1:
         return w[0] * stacked
-    y = tf.reshape(stacked, tf.concat([shape[:3], [j, channels]], axis=0))
+    y = tf.reshape(stacked, [-1, h, width, j, channels])  # static sizes: no shape ops in the graph
     return tf.reduce_sum(y * w[:, None], axis=3)
 
 
