@@ -140,7 +140,7 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
     run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs", "fresh", "verbose", "output_dir"))
     tf.keras.utils.set_random_seed(config.seed)
     data = load_image_data(config.dataset, config.data_dir, config.image_size)
-    steps = steps_for(len(data.train_labels), config.batch_size, config.steps_per_epoch)
+    steps = steps_for(data.num_train, config.batch_size, config.steps_per_epoch)
     auxiliary = config.auxiliary and supports_auxiliary(genotype.SPACE)
     strategy = strategy_for(config.distribution)
     with strategy.scope():
