@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 import sys
 
-from absl import logging
+from absl import app, logging
 
 import flags.common as common
 import flags.search as search
+from tfnas.errors import exit_on_user_error
+from tfnas.logs import quiet_tensorflow_logs
 from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
 
 
@@ -27,9 +29,19 @@ def config_from_flags(method: str) -> SearchConfig:
         distribution=common.DISTRIBUTION.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value)
 
 
-def run(method: str) -> None:
-    from tfnas.errors import exit_on_user_error
+def make_main(method: str):
+    """The absl main of a differentiable search binary for ``method``."""
 
+    def main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        quiet_tensorflow_logs()
+        run(method)
+
+    return main
+
+
+def run(method: str) -> None:
     with exit_on_user_error():
         summary = run_differentiable_search(config_from_flags(method))
     last = summary["epochs"][-1] if summary["epochs"] else {}

@@ -11,17 +11,9 @@ from absl import flags as absl_flags
 import flags.common  # noqa: F401
 import flags.search  # noqa: F401
 from binaries import _search_common
-from tfnas.logs import quiet_tensorflow_logs
 
 absl_flags.mark_flag_as_required("output_dir")
-
-
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    quiet_tensorflow_logs()
-    _search_common.run("single_darts")
-
+main = _search_common.make_main("single_darts")
 
 if __name__ == "__main__":
     app.run(main)
