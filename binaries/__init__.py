@@ -1,0 +1,1 @@
+"""absl binaries, run as ``python -m binaries.<name>`` from the repository root."""
