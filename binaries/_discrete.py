@@ -41,9 +41,9 @@ def _check_mode_flags(tabular: bool) -> None:
         if set_tabular:
             raise FlagError(f"--{' and --'.join(set_tabular)} only apply to tabular search; add "
                             "--benchmark=nasbench201 (real mode measures no latency)")
-    if discrete.TOURNAMENT_SIZE.value > discrete.POPULATION_SIZE.value:
-        raise FlagError(f"--tournament_size={discrete.TOURNAMENT_SIZE.value} exceeds "
-                        f"--population_size={discrete.POPULATION_SIZE.value}")
+    if discrete.EVOLUTION_TOURNAMENT_SIZE.value > discrete.EVOLUTION_POPULATION_SIZE.value:
+        raise FlagError(f"--evolution_tournament_size={discrete.EVOLUTION_TOURNAMENT_SIZE.value} exceeds "
+                        f"--evolution_population_size={discrete.EVOLUTION_POPULATION_SIZE.value}")
 
 
 def setup(method: str, progressive: bool = False) -> Setup:

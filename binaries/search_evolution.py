@@ -1,7 +1,7 @@
 """Regularized (aging) evolution over NAS-Bench-201 (tabular) or PNAS cells (real training).
 
   python -m binaries.search_evolution --benchmark=nasbench201 --objective=cifar10 \
-      --population_size=10 --tournament_size=5 --max_evaluations=100 --output_dir=runs/evolution
+      --evolution_population_size=10 --evolution_tournament_size=5 --max_evaluations=100 --output_dir=runs/evolution
   python -m binaries.search_evolution --benchmark=nasbench201 --device=pixel3 --max_latency_ms=10 \
       --max_evaluations=300 --output_dir=runs/evolution_pixel3
 
@@ -20,11 +20,12 @@ from tfnas.search.evolution import RegularizedEvolution
 def main(argv):
     del argv
     s = _discrete.setup("regularized_evolution")
-    s.config.update(population_size=discrete.POPULATION_SIZE.value, tournament_size=discrete.TOURNAMENT_SIZE.value,
+    s.config.update(population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
+                    tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
                     deduplicate=discrete.EVOLUTION_DEDUPLICATE.value)
     searcher = RegularizedEvolution(s.space, s.metric, seed=common.SEED.value,
-                                    population_size=discrete.POPULATION_SIZE.value,
-                                    tournament_size=discrete.TOURNAMENT_SIZE.value,
+                                    population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
+                                    tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
                                     deduplicate=discrete.EVOLUTION_DEDUPLICATE.value)
     _discrete.run(searcher, s, "regularized_evolution", _discrete.max_evaluations())
 

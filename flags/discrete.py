@@ -34,9 +34,11 @@ MAX_LATENCY_MS = flags.DEFINE_float(
     "max_latency_ms", None, "Tabular mode: only search cells whose --device latency is at most this (ms).")
 
 # --- regularized evolution ------------------------------------------------------------------------------------
-POPULATION_SIZE = flags.DEFINE_integer("population_size", 10, "Regularized evolution: population size P.", lower_bound=1)
-TOURNAMENT_SIZE = flags.DEFINE_integer("tournament_size", 5, "Regularized evolution: tournament size S (<= P).",
-                                       lower_bound=1)
+EVOLUTION_POPULATION_SIZE = flags.DEFINE_integer(
+    "evolution_population_size", 10, "Regularized evolution: population size P (the most recent P evaluated).",
+    lower_bound=1)
+EVOLUTION_TOURNAMENT_SIZE = flags.DEFINE_integer(
+    "evolution_tournament_size", 5, "Regularized evolution: tournament size S (<= P).", lower_bound=1)
 EVOLUTION_DEDUPLICATE = flags.DEFINE_bool(
     "evolution_deduplicate", False,
     "Regularized evolution: redraw a child that was already evaluated (off in the paper).")

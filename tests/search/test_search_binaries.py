@@ -85,7 +85,7 @@ def test_pnas_tabular_with_a_latency_limit(tmp_path):
     (["--device=toaster"], "BenchmarkError", "unknown --device 'toaster'"),
     (["--max_latency_ms=5"], "BenchmarkError", "needs --device"),
     (["--benchmark_file=/nonexistent/nb201.csv"], "BenchmarkError", "--benchmark_file"),
-    (["--population_size=3", "--tournament_size=5"], "FlagError", "exceeds --population_size"),
+    (["--evolution_population_size=3", "--evolution_tournament_size=5"], "FlagError", "exceeds --evolution_population_size"),
 ])
 def test_bad_flags_fail_clearly_before_searching(tmp_path, args, error, message):
     out = str(tmp_path / "bad")

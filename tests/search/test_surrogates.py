@@ -78,7 +78,7 @@ def test_pnas_tokens_and_variable_length_cells():
     surrogate = sg.Surrogate(encoder, ("lstm", "mlp"), lstm=dict(FAST, epochs=5), mlp=dict(FAST, epochs=5))
     surrogate.fit([one.to_arch(), two.to_arch()], [50.0, 60.0], seed=0)
     predicted = surrogate.predict_by_kind([one.to_arch(), two.to_arch()])
-    assert set(predicted) == {"lstm", "mlp", "ensemble", "spread"}
+    assert set(predicted) == {"lstm", "mlp", "ensemble"}
     assert np.isfinite(predicted["ensemble"]).all()
     np.testing.assert_allclose(predicted["ensemble"], (predicted["lstm"] + predicted["mlp"]) / 2)
 

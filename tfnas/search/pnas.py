@@ -150,6 +150,8 @@ class SMBOSearcher(_SurrogateBatchSearcher):
         self.max_enumerate = max_enumerate
         self.num_candidates = num_candidates
         self._pool: list[Architecture] | None = None
+        self._pool_keys: list[str] = []
+        self._pool_tokens = np.zeros((0, self.encoder.max_len), np.int32)
 
     def candidate_pool(self) -> list[Architecture] | None:
         """Every feasible architecture (cached), or None when the space is too large to enumerate."""
@@ -160,18 +162,24 @@ class SMBOSearcher(_SurrogateBatchSearcher):
             if not self._pool:
                 raise SearchSpaceError(f"no architecture satisfies the constraints "
                                        f"{[c.name for c in self.space.constraints]}; relax them")
+            # Encoded once: every refit ranks the same pool, only the unseen mask changes.
+            self._pool_keys = [self.space.key(a) for a in self._pool]
+            self._pool_tokens = self.encoder.encode(self._pool)
         return self._pool
 
-    def _unseen_candidates(self, count: int | None) -> list[Architecture]:
+    def _unseen_pool_indices(self) -> np.ndarray:
+        return np.array([i for i, key in enumerate(self._pool_keys) if key not in self._seen], np.int64)
+
+    def _random_unseen(self, count: int) -> list[Architecture]:
         pool = self.candidate_pool()
         if pool is not None:
-            unseen = [a for a in pool if self.space.key(a) not in self._seen]
-            if count is not None and count < len(unseen):
-                picks = self.rng.choice(len(unseen), size=count, replace=False)
-                return [unseen[int(i)] for i in picks]
-            return unseen
+            unseen = self._unseen_pool_indices()
+            picks = self.rng.choice(len(unseen), size=min(count, len(unseen)), replace=False)
+            return [pool[int(unseen[i])] for i in picks]
         out, keys = [], set()
-        for _ in range(count or self.num_candidates):
+        for _ in range(count * 100):
+            if len(out) == count:
+                break
             arch = self.space.sample(self.rng)
             key = self.space.key(arch)
             if key not in self._seen and key not in keys:
@@ -181,13 +189,19 @@ class SMBOSearcher(_SurrogateBatchSearcher):
 
     def _next_batch(self) -> list[dict[str, Any]]:
         if not self.history:
-            return [{"arch": a, "predicted": {}} for a in self._unseen_candidates(self.initial_size)]
-        candidates = self._unseen_candidates(None)
-        if not candidates:
-            return []
+            return [{"arch": a, "predicted": {}} for a in self._random_unseen(self.initial_size)]
+        pool = self.candidate_pool()
+        if pool is not None:
+            unseen = self._unseen_pool_indices()
+            if len(unseen) == 0:
+                return []
+            candidates = [pool[int(i)] for i in unseen]
+            tokens = self._pool_tokens[unseen]
+        else:  # too large to enumerate: rank a fresh random sample of unseen architectures
+            candidates = self._random_unseen(self.num_candidates)
+            tokens = self.encoder.encode(candidates)
         self._fit_surrogate()
-        predicted = self._predict(candidates)
-        predicted.pop("spread")
+        predicted = self.surrogate.predict_by_kind(tokens=tokens)
         top = np.argsort(-predicted["ensemble"], kind="stable")[: self.batch_size]
         return [{"arch": candidates[int(i)], "predicted": {k: float(v[i]) for k, v in predicted.items()}}
                 for i in top]
@@ -251,7 +265,6 @@ class ProgressiveSearcher(_SurrogateBatchSearcher):
             return []
         self._fit_surrogate()
         predicted = self._predict(candidates)
-        predicted.pop("spread")
         top = np.argsort(-predicted["ensemble"], kind="stable")[: self.beam_size]
         return [{"arch": candidates[int(i)], "predicted": {k: float(v[i]) for k, v in predicted.items()}}
                 for i in top]

@@ -32,6 +32,7 @@ keras = tf.keras
 
 KINDS = ("lstm", "mlp")
 TARGET_TRANSFORMS = ("minmax", "rank")
+STEPS_PER_EXECUTION = 64  # training steps per tf.function call: the predictors are tiny, Python overhead is not
 
 
 class TokenEncoder(Protocol):
@@ -78,7 +79,7 @@ class SurrogateConfig:
     epochs: int = 100
     batch_size: int = 64
     learning_rate: float = 0.003
-    target_transform: str = "minmax"
+    target_transform: str = "rank"
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -106,7 +107,8 @@ class SurrogateEnsemble:
         self.encoder = encoder
         self.config = config
         self.model = self._build()
-        self.model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_masked_l1)
+        self.model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_masked_l1,
+                           steps_per_execution=STEPS_PER_EXECUTION)
         self._initial_biases = {w.name: w.numpy() for w in self.model.weights if _is_bias(w)}
         self._scale: tuple[float, float] | None = None
 
@@ -172,14 +174,17 @@ class SurrogateEnsemble:
         folds = rng.permutation(n) % m
         return (folds[:, None] != np.arange(m)[None, :]).astype(np.float32)
 
-    def predict_members(self, archs: Sequence[Architecture], batch_size: int = 4096) -> np.ndarray:
-        """[n, num_members] predicted targets, in the targets' units."""
+    def predict_members(self, archs: Sequence[Architecture] | None = None, *, tokens: np.ndarray | None = None,
+                        batch_size: int = 8192) -> np.ndarray:
+        """[n, num_members] predicted targets, in the targets' units, of ``archs`` or of their
+        already encoded ``tokens`` (searchers that rank one fixed pool encode it once)."""
         if self._scale is None:
             raise RuntimeError("fit the surrogate before predicting")
-        if len(archs) == 0:
+        if tokens is None:
+            tokens = self.encoder.encode(archs)
+        if len(tokens) == 0:
             return np.zeros((0, self.config.num_members))
-        tokens = self.encoder.encode(archs)
-        out = self.model.predict(tokens, batch_size=batch_size, verbose=0).reshape(len(archs), -1)
+        out = self.model.predict(tokens, batch_size=batch_size, verbose=0).reshape(len(tokens), -1)
         return self._from_unit(out.astype(np.float64))
 
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
@@ -254,6 +259,7 @@ class Surrogate:
         if unknown or not kinds:
             raise ValueError(f"surrogate kinds must be a non-empty subset of {KINDS}, got {list(kinds)}")
         self.kinds = tuple(kinds)
+        self.encoder = encoder
         self.ensembles = {k: SurrogateEnsemble(encoder, SurrogateConfig(kind=k, **config.get(k, {})))
                           for k in self.kinds}
 
@@ -262,16 +268,13 @@ class Surrogate:
             ensemble.fit(archs, targets, seed * 7 + i)
         return self
 
-    def predict_by_kind(self, archs: Sequence[Architecture]) -> dict[str, np.ndarray]:
-        """Ensemble-mean prediction per kind, ``"ensemble"`` (the mean over kinds) and ``"spread"``
-        (standard deviation over all members: the ensemble's disagreement, for exploration)."""
-        members = {k: e.predict_members(archs) for k, e in self.ensembles.items()}
-        out = {k: m.mean(axis=1) for k, m in members.items()}
-        if len(self.kinds) > 1:
-            out["ensemble"] = np.mean([out[k] for k in self.kinds], axis=0)
-        else:
-            out["ensemble"] = out[self.kinds[0]]
-        out["spread"] = np.concatenate(list(members.values()), axis=1).std(axis=1)
+    def predict_by_kind(self, archs: Sequence[Architecture] | None = None, *,
+                        tokens: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Ensemble-mean prediction per kind and ``"ensemble"`` (the mean over kinds)."""
+        if tokens is None:
+            tokens = self.encoder.encode(archs)
+        out = {k: e.predict_members(tokens=tokens).mean(axis=1) for k, e in self.ensembles.items()}
+        out["ensemble"] = np.mean([out[k] for k in self.kinds], axis=0) if len(self.kinds) > 1 else out[self.kinds[0]]
         return out
 
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
