@@ -1,1 +1,1 @@
-"""absl binaries, run as ``python -m binaries.<name>`` from the repository root."""
+"""absl binaries: `python -m binaries.<name> --helpfull` documents each one's flags."""

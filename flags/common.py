@@ -23,3 +23,5 @@ DISTRIBUTION = flags.DEFINE_enum(
     "distribution", "default", ["default", "mirrored", "multi_worker"],
     "tf.distribute strategy: default (one device), mirrored (all local GPUs), multi_worker (TF_CONFIG).")
 VERBOSE = flags.DEFINE_integer("verbose", 2, "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+IMAGE_SIZE = flags.DEFINE_integer(
+    "image_size", None, "Resize images to image_size x image_size (default: the dataset's own size).")

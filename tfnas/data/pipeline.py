@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tfnas.data.registry import DatasetError, DatasetSpec, get_builder, spec_for
+from tfnas.data.streaming import SplitRange, StreamingImageData
 
 EPOCHS_AHEAD = 100_000  # streams are "infinite": fit() stops them by epochs x steps_per_epoch
 
@@ -41,6 +42,10 @@ class ImageData:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def num_train(self) -> int:
+        return len(self.train_labels)
+
     def search_split(self, train_portion: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the train split cut into a weight part and a held-out part (DARTS' 50/50).
 
@@ -58,9 +63,18 @@ class ImageData:
         return np.sort(perm[:cut]), np.sort(perm[cut:])
 
 
+MAX_IN_MEMORY_BYTES = 4 << 30
+"""Training splits up to this size (uint8) are held in memory; larger ones are streamed."""
+
+
 def load_image_data(name: str, data_dir: str | None = None, image_size: int | None = None,
-                    max_train_examples: int | None = None) -> ImageData:
-    """Load a dataset's train and test splits into memory (uint8), optionally resized."""
+                    max_train_examples: int | None = None,
+                    max_in_memory_bytes: int = MAX_IN_MEMORY_BYTES) -> "ImageData | StreamingImageData":
+    """Load a dataset's train and test splits into memory (uint8), optionally resized.
+
+    Datasets whose training split exceeds ``max_in_memory_bytes`` at the requested size, or whose
+    images vary in size without an ``image_size``, are streamed instead (tfnas/data/streaming.py).
+    """
     spec = spec_for(name)
     builder = get_builder(name, data_dir)
     splits = builder.info.splits
@@ -68,6 +82,15 @@ def load_image_data(name: str, data_dir: str | None = None, image_size: int | No
         if split not in splits:
             raise DatasetError(f"dataset {name!r} has no split {split!r} (it has {sorted(splits)}).")
     num_classes = builder.info.features[builder.info.supervised_keys[1]].num_classes
+    image_feature = builder.info.features[builder.info.supervised_keys[0]]
+    h, w, channels = image_feature.shape
+    num_train = splits[spec.train_split].num_examples
+    if max_train_examples:
+        num_train = min(num_train, max_train_examples)
+    size_bytes = num_train * (image_size or h or 0) * (image_size or w or 0) * (channels or 3)
+    if size_bytes > max_in_memory_bytes or ((h is None or w is None) and not image_size):
+        return _streaming(spec, builder, num_classes, image_size or 224, channels or 3, num_train,
+                          splits[spec.test_split].num_examples)
 
     def arrays(split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
         ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
@@ -89,6 +112,14 @@ def load_image_data(name: str, data_dir: str | None = None, image_size: int | No
         sample = train_x[:10000].astype(np.float32) / 255.0
         mean, std = sample.mean(axis=(0, 1, 2)), sample.std(axis=(0, 1, 2)) + 1e-6
     return ImageData(spec, train_x, train_y, test_x, test_y, int(num_classes), mean, std)
+
+
+def _streaming(spec, builder, num_classes, image_size, channels, num_train, num_test) -> StreamingImageData:
+    if spec.mean is not None and len(spec.mean) == channels:
+        mean, std = np.array(spec.mean, np.float32), np.array(spec.std, np.float32)
+    else:
+        mean, std = np.full([channels], 0.5, np.float32), np.full([channels], 0.25, np.float32)
+    return StreamingImageData(spec, builder, num_classes, image_size, channels, mean, std, num_train, num_test)
 
 
 def _shape(ds: tf.data.Dataset) -> list[int]:
@@ -150,6 +181,9 @@ def train_stream(data: ImageData, indices: np.ndarray | None, batch_size: int, s
     Epoch ``e`` is a permutation of ``indices`` drawn from (seed, e) and cut to whole batches
     (at most ``steps_per_epoch``); starting at ``start_epoch`` reproduces a resumed run's batches.
     """
+    if isinstance(data, StreamingImageData):
+        return data.train_batches(indices, batch_size, seed + start_epoch, augment is not None,
+                                  augment.cutout if augment is not None else 0)
     indices = np.arange(len(data.train_labels)) if indices is None else np.asarray(indices)
     steps = steps_for(len(indices), batch_size, steps_per_epoch)
     images = tf.constant(data.train_images)
@@ -189,6 +223,10 @@ def steps_for(num_examples: int, batch_size: int, steps_per_epoch: int | None = 
 def eval_dataset(data: ImageData, split: str = "test", indices: np.ndarray | None = None,
                  batch_size: int = 256) -> tf.data.Dataset:
     """Finite, ordered, normalised batches of the test split or of given train indices."""
+    if isinstance(data, StreamingImageData):
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        return data.eval_batches(split, indices, batch_size)
     if split == "test":
         x, y = data.test_images, data.test_labels
     elif split == "train":
@@ -205,6 +243,8 @@ def eval_dataset(data: ImageData, split: str = "test", indices: np.ndarray | Non
 
 def representative_images(data: ImageData, count: int = 100, seed: int = 0) -> np.ndarray:
     """Normalised float32 training images for post-training int8 calibration."""
+    if isinstance(data, StreamingImageData):
+        return data.representative(count, seed)
     idx = np.random.RandomState(seed).choice(len(data.train_labels), min(count, len(data.train_labels)), replace=False)
     x = data.train_images[idx].astype(np.float32) / 255.0
     return ((x - data.mean) / data.std).astype(np.float32)

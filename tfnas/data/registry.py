@@ -12,9 +12,10 @@ import os
 import tensorflow_datasets as tfds
 
 from tfnas.data import embedded
+from tfnas.errors import UserInputError
 
 
-class DatasetError(ValueError):
+class DatasetError(UserInputError):
     """A dataset name tfnas cannot use."""
 
 

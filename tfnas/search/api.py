@@ -21,10 +21,12 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
+from tfnas.errors import UserInputError
+
 Architecture = dict[str, Any]
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(UserInputError):
     """An architecture or space definition that does not fit the space."""
 
 

@@ -10,8 +10,10 @@ import json
 import os
 from typing import Any, Callable, Protocol
 
+from tfnas.errors import UserInputError
 
-class GenotypeError(ValueError):
+
+class GenotypeError(UserInputError):
     """A genotype that cannot be used: malformed, of an unknown space, or of the wrong space."""
 
 

@@ -1,0 +1,105 @@
+"""The main job: Single-DARTS on the NAS-Bench-201 cell space over the embedded MNIST subset,
+then train the found cell, export it to TFLite, measure its latency with LiteRT, and summarise.
+
+  python -m binaries.quickstart --output_dir=runs/quickstart
+
+Every stage writes under --output_dir (search/, train/, model.tflite, latency.json,
+summary.json) and resumes when re-run; the summary prints the genotype, test accuracy,
+parameters, TFLite size, measured latency and the TensorBoard log directory.
+"""
+import tfnas  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
+
+import json
+import os
+import time
+
+from absl import app
+from absl import flags as absl_flags
+
+import flags.common as common
+import flags.quickstart as qs
+from tfnas.errors import exit_on_user_error
+from tfnas.logs import quiet_tensorflow_logs
+
+absl_flags.FLAGS.set_default("output_dir", "runs/quickstart")
+absl_flags.FLAGS.set_default("epochs", 10)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _nasbench201_lookup(arch: str) -> dict | None:
+    """CIFAR/ImageNet16 accuracies of the found cell in the NAS-Bench-201 table, when it is there."""
+    import csv
+
+    path = qs.BENCHMARK_FILE.value or os.path.join(os.path.dirname(REPO), "shared", "benchdata", "nasbench201.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            if row["arch"] == arch:
+                return {"index": int(row["index"]), "cifar10_test_acc": float(row["cifar10_test_acc"]),
+                        "cifar100_test_acc": float(row["cifar100_test_acc"]),
+                        "imagenet16_120_test_acc": float(row["imagenet16_120_test_acc"]),
+                        "table": path}
+    return None
+
+
+def run() -> dict:
+    from binaries.export import export_model_dir
+    from tfnas.hardware.litert import measure_latency
+    from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
+    from tfnas.training.run_dir import write_json
+    from tfnas.training.trainer import TrainConfig, train_genotype
+
+    out = os.path.abspath(common.OUTPUT_DIR.value)
+    started = time.time()
+    search = run_differentiable_search(SearchConfig(
+        output_dir=os.path.join(out, "search"), method="single_darts", space="nasbench201",
+        dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,
+        seed=common.SEED.value, batch_size=common.BATCH_SIZE.value, epochs=qs.SEARCH_EPOCHS.value,
+        steps_per_epoch=common.STEPS_PER_EPOCH.value, layers=qs.SEARCH_LAYERS.value,
+        init_channels=qs.CHANNELS.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value))
+    train = train_genotype(TrainConfig(
+        output_dir=os.path.join(out, "train"), genotype=os.path.join(out, "search", "genotype.json"),
+        dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,
+        seed=common.SEED.value, batch_size=common.BATCH_SIZE.value, epochs=qs.TRAIN_EPOCHS.value,
+        steps_per_epoch=common.STEPS_PER_EPOCH.value, layers=qs.TRAIN_LAYERS.value,
+        init_channels=qs.CHANNELS.value, learning_rate=0.05, cutout=0, drop_path=0.0, auxiliary=False,
+        fresh=common.FRESH.value, verbose=common.VERBOSE.value))
+    tflite = export_model_dir(train["model_dir"], "tflite", os.path.join(out, "model.tflite"))
+    latency = measure_latency(tflite["path"], num_threads=qs.LATENCY_THREADS.value, num_runs=200, warmup_runs=20,
+                              method="benchmark_tool").to_json()
+    write_json(os.path.join(out, "latency.json"), latency)
+    arch = search["genotype"]["arch"]
+    summary = {
+        "genotype": arch,
+        "search": {"method": "single_darts", "space": "nasbench201", "epochs": qs.SEARCH_EPOCHS.value,
+                   "supernet_val_accuracy": search["epochs"][-1].get("val_accuracy") if search["epochs"] else None,
+                   "wall_time_s": search["wall_time_s"]},
+        "nasbench201_lookup": _nasbench201_lookup(arch),
+        "test_accuracy": train["test_accuracy"],
+        "params": train["params"],
+        "tflite": {"path": tflite["path"], "size_bytes": tflite["size_bytes"]},
+        "latency_ms": {k: latency[k] for k in ("median_ms", "p5_ms", "p95_ms")} | {
+            "num_threads": latency["num_threads"], "litert_version": latency["litert_version"],
+            "cpu": latency["device"].get("cpu_model")},
+        "tensorboard": out,
+        "wall_time_s": round(time.time() - started, 1),
+    }
+    write_json(os.path.join(out, "summary.json"), summary)
+    return summary
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    quiet_tensorflow_logs()
+    with exit_on_user_error():
+        summary = run()
+    print("\n=== tfnas quickstart summary ===")
+    print(json.dumps(summary, indent=2))
+    print(f"TensorBoard: tensorboard --logdir {summary['tensorboard']}")
+
+
+if __name__ == "__main__":
+    app.run(main)

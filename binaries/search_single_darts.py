@@ -1,0 +1,19 @@
+"""Single-DARTS search (Hou & Jin, 2021): weights and architecture from the same batch and gradient step.
+
+  python -m binaries.search_single_darts --space=nasbench201 --dataset=mnist_embedded --output_dir=runs/sd
+Writes <output_dir>/genotype.json, search_summary.json, TensorBoard events; re-run to resume.
+"""
+import tfnas  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
+
+from absl import app
+from absl import flags as absl_flags
+
+import flags.common  # noqa: F401
+import flags.search  # noqa: F401
+from binaries import _search_common
+
+absl_flags.mark_flag_as_required("output_dir")
+main = _search_common.make_main("single_darts")
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,35 @@
+"""Flags of the differentiable search binaries (search_single_darts, search_darts).
+
+Defaults are DARTS' CIFAR-10 search recipe (Liu et al. 2019), which Single-DARTS keeps.
+"""
+from __future__ import annotations
+
+from absl import flags
+
+SPACE = flags.DEFINE_enum("space", "nasbench201", ["nasbench201", "darts"],
+                          "Search space: nasbench201 (6 edges x 5 ops) or darts (normal + reduce cells, 14 edges x 8 ops).")
+LAYERS = flags.DEFINE_integer(
+    "layers", None, "Search-network depth: DARTS cells in total (default 8); NAS-Bench-201 cells per stage (default 5).")
+INIT_CHANNELS = flags.DEFINE_integer("init_channels", 16, "Channels of the first stage (C).")
+TRAIN_PORTION = flags.DEFINE_float(
+    "train_portion", 0.5, "Fraction of the training split used for weights; the rest is the validation part "
+    "(architecture steps in DARTS, held-out accuracy in Single-DARTS).")
+LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.025, "Weight SGD learning rate (cosine to --min_learning_rate).")
+MIN_LEARNING_RATE = flags.DEFINE_float("min_learning_rate", 0.001, "Final weight learning rate of the cosine schedule.")
+MOMENTUM = flags.DEFINE_float("momentum", 0.9, "Weight SGD momentum.")
+WEIGHT_DECAY = flags.DEFINE_float("weight_decay", 3e-4, "L2 weight decay of network weights (added to the gradient).")
+GRAD_CLIP = flags.DEFINE_float("grad_clip", 5.0, "Global-norm clip of weight gradients (0 disables).")
+ARCH_LEARNING_RATE = flags.DEFINE_float("arch_learning_rate", 3e-4, "Adam learning rate of the architecture variables.")
+ARCH_WEIGHT_DECAY = flags.DEFINE_float("arch_weight_decay", 1e-3, "L2 decay of the architecture variables.")
+ARCH_BETA1 = flags.DEFINE_float("arch_beta1", 0.5, "Adam beta_1 of the architecture optimizer.")
+ARCH_ACTIVATION = flags.DEFINE_enum(
+    "arch_activation", "softmax", ["softmax", "sigmoid"],
+    "Op weights from alpha: softmax (DARTS and the published Single-DARTS; the default) or sigmoid "
+    "(the first Single-DARTS version, which scored every op independently).")
+TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "Softmax temperature T: weights = softmax(alpha / T).")
+CHECKPOINT_CELLS = flags.DEFINE_bool(
+    "checkpoint_cells", None, "Recompute cell activations in the backward pass instead of storing them "
+    "(about half the memory for one extra forward pass). Default: on for darts, off for nasbench201.")
+VALIDATION_STEPS = flags.DEFINE_integer(
+    "validation_steps", None, "Cap on validation batches evaluated per epoch (default: the whole validation part).")
+ORDER = flags.DEFINE_integer("order", 1, "DARTS only: 1 = first-order, 2 = second-order (unrolled) architecture gradient.")

@@ -1,0 +1,1 @@
+"""Hardware side of tfnas: TFLite export, LiteRT latency measurement, per-device latency tables."""

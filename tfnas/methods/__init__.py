@@ -1,0 +1,1 @@
+"""Search methods: the train steps (and discrete searchers) that turn a space into an architecture."""

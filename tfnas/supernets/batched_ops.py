@@ -1,0 +1,244 @@
+"""Candidate ops computed for several edges at once (the supernet's fast path).
+
+A DARTS-style supernet evaluates every op on every edge: 14 edges x 8 ops x 8 cells = 896
+small ops, whose graph is slow to build and slow to run one by one. The edges entering one node
+read different states, but their ops have the same type and shape. So each op type is run once
+per node over the concatenated inputs of all G incoming edges, with grouped weights:
+
+- a depthwise kernel over G*C channels is exactly G per-edge depthwise kernels;
+- a grouped convolution (G groups) is exactly G per-edge convolutions C -> C;
+- BN without affine parameters normalises each channel alone, so one BN over G*C channels is
+  exactly G per-edge BNs.
+
+Weights live in per-cell "banks", one variable per op kernel for all edges of the cell (edge
+e owns channels [e*C, (e+1)*C)); a node group reads its contiguous slice. Few large variables
+instead of hundreds of small ones keep the optimizer, clipping and checkpoint graphs small.
+
+Inputs are already ReLU-ed: every convolutional op starts with ReLU of its input, and the
+ReLU of a state is shared by all ops and edges that read it.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Callable, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from tfnas.ops.cell_ops import BN_EPSILON, BN_MOMENTUM
+from tfnas.ops.conv_utils import depthwise_conv
+from tfnas.supernets.grouped_conv import grouped_conv2d
+
+keras = tf.keras
+
+_CONSTANTS: dict = {}
+
+ON_READ_MEAN = dict(synchronization=tf.VariableSynchronization.ON_READ, aggregation=tf.VariableAggregation.MEAN)
+"""BN statistics are per replica and averaged when read (as Keras BatchNormalization does)."""
+
+
+def _unit(c: int, value: float, dtype) -> tf.Tensor:
+    """ones/zeros of length c, created once per graph (BN scale/offset of affine-free BN)."""
+    key = (id(tf.compat.v1.get_default_graph()), c, value, dtype)
+    if key not in _CONSTANTS or tf.executing_eagerly():
+        _CONSTANTS[key] = tf.constant(np.full([c], value), dtype=dtype)
+    return _CONSTANTS[key]
+
+
+def affine_free_batch_norm(x: tf.Tensor, moving_mean: tf.Tensor, moving_variance: tf.Tensor, training: bool,
+                           momentum: float = BN_MOMENTUM, epsilon: float = BN_EPSILON
+                           ) -> tuple[tf.Tensor, tf.Tensor | None, tf.Tensor | None]:
+    """Affine-free BN as one fused op; returns (y, new_mean, new_variance) (None when not training).
+
+    Same kernel and moving-average rule as keras BatchNormalization(center=False, scale=False)
+    (PyTorch momentum 0.1, unbiased variance in the running estimate).
+    """
+    c = x.shape[-1]
+    ones, zeros = _unit(c, 1.0, x.dtype), _unit(c, 0.0, x.dtype)
+    if not training:
+        y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, ones, zeros, moving_mean, moving_variance,
+                                                   epsilon=epsilon, is_training=False)
+        return y, None, None
+    return tf.compat.v1.nn.fused_batch_norm(x, ones, zeros, moving_mean, moving_variance, epsilon=epsilon,
+                                            is_training=True, exponential_avg_factor=1.0 - momentum)
+
+
+class AffineFreeBatchNorm(keras.layers.Layer):
+    """A standalone affine-free BN layer (pool BNs) built on ``affine_free_batch_norm``.
+
+    ``update_stats`` is switched off while a checkpointed cell is recomputed for its gradient,
+    so moving statistics are updated once per step, not twice.
+    """
+
+    def __init__(self, momentum: float = BN_MOMENTUM, epsilon: float = BN_EPSILON, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum, self.epsilon = momentum, epsilon
+        self.update_stats = True
+
+    def build(self, input_shape):
+        c = int(input_shape[-1])
+        self.moving_mean = self.add_weight("moving_mean", shape=(c,), initializer="zeros", trainable=False,
+                                           **ON_READ_MEAN)
+        self.moving_variance = self.add_weight("moving_variance", shape=(c,), initializer="ones", trainable=False,
+                                           **ON_READ_MEAN)
+
+    def call(self, x, training=None):
+        y, mean, var = affine_free_batch_norm(x, self.moving_mean, self.moving_variance, bool(training),
+                                              self.momentum, self.epsilon)
+        if training and self.update_stats:
+            self.moving_mean.assign(mean)
+            self.moving_variance.assign(var)
+        return y
+
+
+class GlorotPerEdge(keras.initializers.Initializer):
+    """Glorot-uniform scaled for one edge's kernel, not for the whole bank."""
+
+    def __init__(self, fan_in: int, fan_out: int):
+        self.fan_in, self.fan_out = fan_in, fan_out
+
+    def __call__(self, shape, dtype=None, **kwargs):
+        limit = (6.0 / (self.fan_in + self.fan_out)) ** 0.5
+        return tf.random.uniform(shape, -limit, limit, dtype=dtype or tf.float32)
+
+    def get_config(self):
+        return {"fan_in": self.fan_in, "fan_out": self.fan_out}
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelSpec:
+    """One kernel of a batched op: its bank shape for E edges and how to slice an edge range."""
+
+    name: str
+    kind: str  # "depthwise" [k,k,E*C,1] | "pointwise" [k,k,C,E*out] | "bn" (moving stats [E*out])
+    kernel_size: int = 1
+    out_fraction: float = 1.0  # per-edge output channels as a fraction of C (FactorizedReduce: 0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchedOp:
+    """A parametric candidate op computed over a group of edges from kernel slices."""
+
+    kernels: tuple[KernelSpec, ...]
+    compute: Callable[..., tf.Tensor]
+    """compute(x, k, stride, groups, bn, training) -> y; ``k`` maps kernel name -> sliced tensor and
+    ``bn(name, tensor)`` normalises with that kernel's statistics."""
+
+
+def _sep_conv(kernel_size: int) -> BatchedOp:
+    def compute(x, k, stride, groups, bn, training):
+        y = depthwise_conv(x, k["dw1"], stride, 1)
+        y = bn("bn1", grouped_conv2d(y, k["pw1"], groups))
+        y = depthwise_conv(tf.nn.relu(y), k["dw2"], 1, 1)
+        return bn("bn2", grouped_conv2d(y, k["pw2"], groups))
+
+    return BatchedOp((KernelSpec("dw1", "depthwise", kernel_size), KernelSpec("pw1", "pointwise"), KernelSpec("bn1", "bn"),
+                      KernelSpec("dw2", "depthwise", kernel_size), KernelSpec("pw2", "pointwise"), KernelSpec("bn2", "bn")),
+                     compute)
+
+
+def _dil_conv(kernel_size: int, dilation: int = 2) -> BatchedOp:
+    def compute(x, k, stride, groups, bn, training):
+        y = depthwise_conv(x, k["dw"], stride, dilation)
+        return bn("bn", grouped_conv2d(y, k["pw"], groups))
+
+    return BatchedOp((KernelSpec("dw", "depthwise", kernel_size), KernelSpec("pw", "pointwise"), KernelSpec("bn", "bn")),
+                     compute)
+
+
+def _conv_bn(kernel_size: int) -> BatchedOp:
+    def compute(x, k, stride, groups, bn, training):
+        return bn("bn", grouped_conv2d(x, k["conv"], groups, stride))
+
+    return BatchedOp((KernelSpec("conv", "pointwise", kernel_size), KernelSpec("bn", "bn")), compute)
+
+
+def _factorized_reduce() -> BatchedOp:
+    """``skip_connect`` on a stride-2 edge: two offset stride-2 1x1 convs, concat, BN.
+
+    Output is edge-major with each edge's C channels = [conv1 half, conv2 half], as
+    cell_ops.FactorizedReduce concatenates them.
+    """
+
+    def compute(x, k, stride, groups, bn, training):
+        a = grouped_conv2d(x[:, ::2, ::2, :], k["conv1"], groups)
+        shifted = x[:, 1::2, 1::2, :]
+        if shifted.shape[1] != a.shape[1] or shifted.shape[2] != a.shape[2]:  # odd size: zero row/col as cell_ops
+            shifted = tf.pad(shifted, [[0, 0], [0, a.shape[1] - shifted.shape[1]],
+                                       [0, a.shape[2] - shifted.shape[2]], [0, 0]])
+        b = grouped_conv2d(shifted, k["conv2"], groups)
+        _, h, w, total = a.shape
+        half = total // groups
+        split = [-1, h, w, groups, half]
+        ab = tf.concat([tf.reshape(a, split), tf.reshape(b, split)], axis=-1)
+        return bn("bn", tf.reshape(ab, [-1, h, w, groups * 2 * half]))
+
+    return BatchedOp((KernelSpec("conv1", "pointwise", 1, 0.5), KernelSpec("conv2", "pointwise", 1, 0.5),
+                      KernelSpec("bn", "bn")), compute)
+
+
+CONV_OPS: dict[str, BatchedOp] = {
+    "sep_conv_3x3": _sep_conv(3),
+    "sep_conv_5x5": _sep_conv(5),
+    "dil_conv_3x3": _dil_conv(3),
+    "dil_conv_5x5": _dil_conv(5),
+    "nor_conv_1x1": _conv_bn(1),
+    "nor_conv_3x3": _conv_bn(3),
+}
+"""Parametric ops that read ReLU(input) and can be batched over edges."""
+
+FACTORIZED_REDUCE = _factorized_reduce()
+
+
+def bank_shape(spec: KernelSpec, channels: int, edges: int) -> tuple[int, ...]:
+    out = int(channels * spec.out_fraction)
+    if spec.kind == "depthwise":
+        return (spec.kernel_size, spec.kernel_size, edges * channels, 1)
+    if spec.kind == "pointwise":
+        return (spec.kernel_size, spec.kernel_size, channels, edges * out)
+    return (edges * channels,)  # bn: the op's output channels per edge are C
+
+
+def bank_initializer(spec: KernelSpec, channels: int) -> keras.initializers.Initializer:
+    k2 = spec.kernel_size ** 2
+    if spec.kind == "depthwise":
+        return GlorotPerEdge(k2, k2)
+    return GlorotPerEdge(channels * k2, int(channels * spec.out_fraction) * k2)
+
+
+def edge_slice(spec: KernelSpec, bank: tf.Tensor, channels: int, first_edge: int, num_edges: int) -> tf.Tensor:
+    """The kernels of edges [first_edge, first_edge + num_edges) from a bank."""
+    if spec.kind == "pointwise":
+        width = int(channels * spec.out_fraction)
+        return bank[..., first_edge * width:(first_edge + num_edges) * width]
+    if spec.kind == "depthwise":
+        return bank[:, :, first_edge * channels:(first_edge + num_edges) * channels, :]
+    return bank[first_edge * channels:(first_edge + num_edges) * channels]
+
+
+def split_bank(spec: KernelSpec, bank: tf.Variable, channels: int, edge_counts: list[int]) -> list[tf.Tensor]:
+    """Split a bank into consecutive edge ranges of the given sizes (one read, one split op)."""
+    if spec.kind == "pointwise":
+        width, axis = int(channels * spec.out_fraction), -1
+    elif spec.kind == "depthwise":
+        width, axis = channels, 2
+    else:
+        width, axis = channels, 0
+    value = tf.convert_to_tensor(bank)
+    if len(edge_counts) == 1:
+        return [value]
+    return tf.split(value, [n * width for n in edge_counts], axis=axis)
+
+
+@contextlib.contextmanager
+def frozen_statistics(layer: keras.layers.Layer) -> Iterator[None]:
+    """Within the block, BN layers under ``layer`` (and ``layer`` itself) do not update statistics."""
+    layers = [l for l in layer._flatten_layers() if hasattr(l, "update_stats")]
+    for l in layers:
+        l.update_stats = False
+    try:
+        yield
+    finally:
+        for l in layers:
+            l.update_stats = True

@@ -1,0 +1,1 @@
+"""Training of child networks, run directories with resume, and TensorBoard callbacks."""

@@ -1,0 +1,71 @@
+"""Build the Keras network of any genotype: one entry point for training, export and tests.
+
+Spaces register a builder here (``register_builder``) so that ``binaries.train`` and
+``load_trained_model`` rebuild the same network from a genotype.json and a small config.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import tensorflow as tf
+
+from tfnas.spaces import darts as darts_space
+from tfnas.spaces import nasbench201 as nb201_space
+
+keras = tf.keras
+
+Builder = Callable[..., keras.Model]
+"""builder(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary, drop_path_rate,
+generator, **space_options) -> keras.Model (logits, or [logits, aux] with auxiliary)."""
+
+EVAL_DEFAULTS: dict[str, dict[str, Any]] = {
+    darts_space.SPACE: {"layers": 20, "init_channels": 36},
+    nb201_space.SPACE: {"layers": 5, "init_channels": 16},
+}
+"""Evaluation-recipe network sizes: DARTS CIFAR-10 (20 cells, 36 channels), NAS-Bench-201 (N=5, C=16)."""
+
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register_builder(space: str, builder: Builder, eval_defaults: dict[str, Any] | None = None) -> None:
+    _BUILDERS[space] = builder
+    if eval_defaults:
+        EVAL_DEFAULTS[space] = eval_defaults
+
+
+def _darts(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary=False, drop_path_rate=None,
+           generator=None, stem="auto", **unused):
+    from tfnas.spaces.darts_network import build_darts_network
+
+    if stem == "auto":
+        stem = "imagenet" if input_shape[0] >= 128 else "cifar"
+    return build_darts_network(genotype, num_classes, input_shape, init_channels, layers, auxiliary, stem,
+                               drop_path_rate, generator)
+
+
+def _nasbench201(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary=False, **unused):
+    from tfnas.spaces.nasbench201_network import build_nasbench201_network
+
+    if auxiliary:
+        raise ValueError("the NAS-Bench-201 network has no auxiliary head; drop --auxiliary")
+    return build_nasbench201_network(genotype, num_classes, input_shape, init_channels, layers)
+
+
+register_builder(darts_space.SPACE, _darts)
+register_builder(nb201_space.SPACE, _nasbench201)
+
+
+def supports_auxiliary(space: str) -> bool:
+    return space != nb201_space.SPACE
+
+
+def build_child(genotype: Any, num_classes: int, input_shape: tuple[int, int, int], layers: int | None = None,
+                init_channels: int | None = None, **options) -> keras.Model:
+    """The network of ``genotype`` (any registered space) at the given or the recipe's size."""
+    space = genotype.SPACE
+    if space not in _BUILDERS:
+        raise ValueError(f"no network builder for space {space!r}; registered: {sorted(_BUILDERS)}")
+    defaults = EVAL_DEFAULTS.get(space, {})
+    return _BUILDERS[space](genotype, num_classes, tuple(input_shape),
+                            layers=layers or defaults.get("layers"),
+                            init_channels=init_channels or defaults.get("init_channels"), **options)

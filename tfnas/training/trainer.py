@@ -1,0 +1,192 @@
+"""Training a child network with the DARTS evaluation recipe (and its knobs), resumably.
+
+Recipe (DARTS train.py, CIFAR-10): SGD lr 0.025 momentum 0.9, cosine to 0 per epoch, weight
+decay 3e-4 (coupled, as PyTorch), gradient clip 5, cutout 16, drop-path 0.2 rising linearly
+over epochs, auxiliary head weighted 0.4, batch 96, 600 epochs. Every part is a TrainConfig
+field (and a flag of binaries.train).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tfnas.data import Augment, eval_dataset, load_image_data, steps_for, train_stream
+from tfnas.errors import ConfigError
+from tfnas.training.distribution import strategy_for
+from tfnas.training.schedules import EpochCosineDecay
+from tfnas.spaces.base import load_genotype
+from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
+from tfnas.training.child_networks import build_child, supports_auxiliary
+from tfnas.training.model_io import save_trained_model
+from tfnas.training.run_dir import RunDirectory, write_json
+
+keras = tf.keras
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    output_dir: str
+    genotype: str  # path of a genotype.json
+    dataset: str = "mnist_embedded"
+    data_dir: str | None = None
+    image_size: int | None = None
+    seed: int = 0
+    batch_size: int = 96
+    epochs: int = 600
+    steps_per_epoch: int | None = None
+    layers: int | None = None
+    init_channels: int | None = None
+    learning_rate: float = 0.025
+    min_learning_rate: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    cutout: int = -1  # -1: the recipe's 16 px at 32x32, scaled to the image size; 0: off
+    drop_path: float = 0.2
+    auxiliary: bool = True
+    auxiliary_weight: float = 0.4
+    label_smoothing: float = 0.0
+    warmup_epochs: int = 0
+    stem: str = "auto"
+    distribution: str = "default"
+    fresh: bool = False
+    verbose: int = 2
+
+    def validate(self) -> None:
+        for name in ("batch_size", "epochs"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
+        if not 0.0 <= self.drop_path < 1.0:
+            raise ConfigError(f"--drop_path must be in [0, 1), got {self.drop_path}")
+
+    def cutout_pixels(self, image_size: int) -> int:
+        return int(round(16 * image_size / 32)) if self.cutout < 0 else self.cutout
+
+
+class ClassifierTrainer(keras.Model):
+    """train_step of the recipe around a child network with an optional auxiliary output."""
+
+    def __init__(self, network: keras.Model, auxiliary_weight: float, weight_decay: float,
+                 grad_clip: float | None, label_smoothing: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.has_aux = isinstance(network.output, (list, tuple))
+        self.inference = keras.Model(network.input, network.output[0]) if self.has_aux else network
+        self.auxiliary_weight, self.weight_decay, self.grad_clip = auxiliary_weight, weight_decay, grad_clip
+        self.label_smoothing = label_smoothing
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.accuracy_tracker]
+
+    def _ce(self, y, logits):
+        if self.label_smoothing:
+            onehot = tf.one_hot(y, tf.shape(logits)[-1])
+            return tf.reduce_mean(keras.losses.categorical_crossentropy(
+                onehot, logits, from_logits=True, label_smoothing=self.label_smoothing))
+        return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+
+    def call(self, x, training=False):
+        return self.inference(x, training=training)
+
+    def train_step(self, data):
+        x, y = data
+        variables = self.network.trainable_variables
+        with tf.GradientTape() as tape:
+            out = self.network(x, training=True)
+            logits = out[0] if self.has_aux else out
+            loss = self._ce(y, logits)
+            total = loss + self.auxiliary_weight * self._ce(y, out[1]) if self.has_aux else loss
+        grads = tape.gradient(total, variables)
+        if self.grad_clip:
+            grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
+        if self.weight_decay:
+            grads = [g + self.weight_decay * v for g, v in zip(grads, variables)]
+        self.optimizer.apply_gradients(zip(grads, variables))
+        self.loss_tracker.update_state(loss)
+        self.accuracy_tracker.update_state(y, logits)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        x, y = data
+        logits = self.inference(x, training=False)
+        self.loss_tracker.update_state(self._ce(y, logits))
+        self.accuracy_tracker.update_state(y, logits)
+        return {m.name: m.result() for m in self.metrics}
+
+
+class DropPathSchedule(keras.callbacks.Callback):
+    """DARTS' schedule: drop-path probability = drop_path * epoch / epochs at the start of each epoch."""
+
+    def __init__(self, rate: tf.Variable, drop_path: float, epochs: int):
+        super().__init__()
+        self.rate, self.drop_path, self.epochs = rate, drop_path, epochs
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.rate.assign(self.drop_path * epoch / self.epochs)
+
+
+def train_genotype(config: TrainConfig) -> dict[str, Any]:
+    """Train (or resume training) the network of config.genotype; save it and a train_summary.json."""
+    config.validate()
+    genotype = load_genotype(config.genotype)
+    run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
+    run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs", "fresh", "verbose", "output_dir"))
+    tf.keras.utils.set_random_seed(config.seed)
+    data = load_image_data(config.dataset, config.data_dir, config.image_size)
+    steps = steps_for(data.num_train, config.batch_size, config.steps_per_epoch)
+    auxiliary = config.auxiliary and supports_auxiliary(genotype.SPACE)
+    strategy = strategy_for(config.distribution)
+    with strategy.scope():
+        drop_rate = tf.Variable(0.0, trainable=False, name="drop_path_rate")
+        generator = tf.random.Generator.from_seed(config.seed)
+        options = dict(layers=config.layers, init_channels=config.init_channels, auxiliary=auxiliary)
+        if genotype.SPACE == "darts" or hasattr(genotype, "normal"):
+            options.update(drop_path_rate=drop_rate if config.drop_path > 0 else None, generator=generator,
+                           stem=config.stem)
+        network = build_child(genotype, data.num_classes, data.image_shape, **options)
+        trainer = ClassifierTrainer(network, config.auxiliary_weight, config.weight_decay, config.grad_clip or None,
+                                    config.label_smoothing)
+        trainer.drop_rate, trainer.generator = drop_rate, generator  # tracked: restored on resume
+        schedule = EpochCosineDecay(config.learning_rate, config.min_learning_rate, config.epochs, steps,
+                                    config.warmup_epochs)
+        trainer.compile(optimizer=keras.optimizers.SGD(schedule, momentum=config.momentum))
+        trainer.optimizer.build(network.trainable_variables)
+        state = ResumableState(trainer, run_dir)
+    start_epoch = state.restore_latest()
+    augment = Augment.standard(data, cutout=config.cutout_pixels(data.image_shape[0]))
+    train = train_stream(data, None, config.batch_size, config.seed, augment, start_epoch, steps)
+    test = eval_dataset(data, "test", batch_size=max(config.batch_size, 128))
+    ckpt_cb = EpochCheckpoint(state, run_dir)
+    callbacks = [DropPathSchedule(drop_rate, config.drop_path, config.epochs), ckpt_cb,
+                 keras.callbacks.TensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
+    started = time.time()
+    if start_epoch < config.epochs:
+        trainer.fit(train, epochs=config.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
+                    validation_data=test, callbacks=callbacks, verbose=config.verbose)
+    ckpt_cb.raise_if_nonfinite("Lower --learning_rate or raise --grad_clip and re-run; training resumes from that epoch.")
+    results = trainer.evaluate(test, verbose=0, return_dict=True)
+    model_config = {
+        "space": genotype.SPACE, "genotype": genotype.to_json(), "num_classes": data.num_classes,
+        "input_shape": list(data.image_shape), "layers": config.layers, "init_channels": config.init_channels,
+        "stem": config.stem, "dataset": config.dataset, "data_dir": config.data_dir, "image_size": config.image_size,
+        "mean": np.asarray(data.mean).tolist(), "std": np.asarray(data.std).tolist(),
+    }
+    model_dir = save_trained_model(trainer.inference, run_dir.file("model"), model_config)
+    history = run_dir.history()
+    summary = {
+        "genotype": genotype.to_json(), "dataset": config.dataset, "seed": config.seed,
+        "test_accuracy": float(results["accuracy"]), "test_loss": float(results["loss"]),
+        "params": int(sum(int(np.prod(v.shape)) for v in trainer.inference.trainable_variables)),
+        "wall_time_s": history[-1]["wall_time_s"] if history else round(time.time() - started, 2),
+        "epochs": history, "model_dir": model_dir, "config": dataclasses.asdict(config),
+        "tensorboard": run_dir.tensorboard,
+    }
+    write_json(run_dir.file("train_summary.json"), summary)
+    return summary
