@@ -37,23 +37,27 @@ from tfnas.search.pnas import SMBOSearcher  # noqa: E402
 from tfnas.search.random import RandomSearch  # noqa: E402
 from tfnas.search.surrogates import CategoricalTokens, Surrogate  # noqa: E402
 
-SEARCHERS = ("random", "evolution", "evolution_dedup", "pnas_smbo", "pnas_smbo_lstm")
+SEARCHERS = ("random", "evolution", "evolution_dedup", "pnas_smbo", "pnas_smbo_lstm", "pnas_smbo_minmax")
+"""pnas_smbo: MLP ensemble, rank targets (the binary's defaults); _lstm: LSTM ensemble; _minmax: the
+paper's plain regression of the accuracy."""
 
 
-def make_searcher(name: str, space, metric: str, seed: int, surrogates: dict):
+def make_searcher(name: str, space, metric: str, seed: int, surrogates: dict, population_size: int = 10,
+                  tournament_size: int = 5):
     if name == "random":
         return RandomSearch(space, metric, seed)
     if name in ("evolution", "evolution_dedup"):
-        return RegularizedEvolution(space, metric, seed, population_size=10, tournament_size=5,
-                                    deduplicate=name == "evolution_dedup")
+        return RegularizedEvolution(space, metric, seed, population_size=population_size,
+                                    tournament_size=tournament_size, deduplicate=name == "evolution_dedup")
     kind = "lstm" if name == "pnas_smbo_lstm" else "mlp"
+    transform = "minmax" if name == "pnas_smbo_minmax" else "rank"
 
     def factory(encoder):
-        # One compiled predictor per kind for all runs: every refit re-initialises it from the
+        # One compiled predictor per variant for all runs: every refit re-initialises it from the
         # searcher's seed, so sharing changes no result and saves a model build per search.
-        if kind not in surrogates:
-            surrogates[kind] = Surrogate(encoder, (kind,))
-        return surrogates[kind]
+        if name not in surrogates:
+            surrogates[name] = Surrogate(encoder, (kind,), **{kind: {"target_transform": transform}})
+        return surrogates[name]
 
     return SMBOSearcher(space, metric, seed, batch_size=10, initial_size=20, surrogate_factory=factory)
 
@@ -81,7 +85,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--benchmark_file", default=None)
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--objectives", default="cifar10,cifar100,imagenet16_120")
+    parser.add_argument("--objectives", default="cifar10,cifar100,imagenet16_120",
+                        help="comma-separated; empty: only the latency check")
     parser.add_argument("--searchers", default="random,evolution,evolution_dedup,pnas_smbo")
     parser.add_argument("--budgets", default="25,50,100,150,300")
     parser.add_argument("--max_evaluations", type=int, default=3000, help="cap for random search / evolution")
@@ -90,6 +95,8 @@ def main() -> None:
     parser.add_argument("--max_latency_ms", type=float, default=8.0)
     parser.add_argument("--latency_budget", type=int, default=300)
     parser.add_argument("--latency_objective", default="cifar10")
+    parser.add_argument("--evolution_population_size", type=int, default=10)
+    parser.add_argument("--evolution_tournament_size", type=int, default=5)
     args = parser.parse_args()
     searchers = args.searchers.split(",")
     unknown = [s for s in searchers if s not in SEARCHERS]
@@ -105,7 +112,9 @@ def main() -> None:
     def cap_for(name: str) -> int:
         return args.pnas_max_evaluations if name.startswith("pnas") else args.max_evaluations
 
-    for objective in args.objectives.split(","):
+    evolution = dict(population_size=args.evolution_population_size, tournament_size=args.evolution_tournament_size)
+    results["evolution"] = evolution
+    for objective in [o for o in args.objectives.split(",") if o]:
         evaluator = nb.NasBench201Evaluator(table, objective)
         optimum = evaluator.best_feasible()[1]
         results["optimum"][objective] = optimum
@@ -113,7 +122,7 @@ def main() -> None:
             t = time.time()
             curves, found = [], []
             for seed in range(args.seeds):
-                searcher = make_searcher(name, evaluator.space(), evaluator.metric, seed, surrogates)
+                searcher = make_searcher(name, evaluator.space(), evaluator.metric, seed, surrogates, **evolution)
                 curve, hit, _ = run_one(searcher, evaluator, optimum, cap_for(name), False)
                 curves.append(curve)
                 found.append(hit)
@@ -143,7 +152,7 @@ def main() -> None:
             t = time.time()
             bests, all_feasible = [], True
             for seed in range(args.seeds):
-                searcher = make_searcher(name, evaluator.space(), evaluator.metric, seed, surrogates)
+                searcher = make_searcher(name, evaluator.space(), evaluator.metric, seed, surrogates, **evolution)
                 curve, _, feasible = run_one(searcher, evaluator, best_feasible, args.latency_budget, True)
                 bests.append(curve[-1])
                 all_feasible &= feasible

@@ -8,16 +8,18 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from absl import flags, logging
+from absl import app, flags, logging
 
 from flags import common, discrete
+from tfnas.errors import ConfigError, exit_on_user_error
+from tfnas.logs import quiet_tensorflow_logs
 from tfnas.search.api import Architecture, CategoricalSpace, Searcher
 
 DEFAULT_MAX_EVALUATIONS = 100
 
 
-class FlagError(ValueError):
-    """Flags that do not fit together."""
+class FlagError(ConfigError):
+    """Discrete-search flags that do not fit together."""
 
 
 @dataclasses.dataclass
@@ -92,6 +94,19 @@ def setup(method: str, progressive: bool = False) -> Setup:
 def max_evaluations(default: int | None = DEFAULT_MAX_EVALUATIONS) -> int:
     value = discrete.MAX_EVALUATIONS.value
     return value if value is not None else (default if default is not None else 10 ** 9)
+
+
+def make_main(search: Callable[[], Searcher]):
+    """absl main around a binary's ``search()``: bad input ends with one ``error:`` line (exit 2)."""
+
+    def main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        quiet_tensorflow_logs()
+        with exit_on_user_error():
+            search()
+
+    return main
 
 
 def run(searcher: Searcher, s: Setup, method: str, evaluations: int) -> Searcher:

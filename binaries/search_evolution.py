@@ -17,8 +17,7 @@ from flags import common, discrete
 from tfnas.search.evolution import RegularizedEvolution
 
 
-def main(argv):
-    del argv
+def search():
     s = _discrete.setup("regularized_evolution")
     s.config.update(population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
                     tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
@@ -27,7 +26,10 @@ def main(argv):
                                     population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
                                     tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
                                     deduplicate=discrete.EVOLUTION_DEDUPLICATE.value)
-    _discrete.run(searcher, s, "regularized_evolution", _discrete.max_evaluations())
+    return _discrete.run(searcher, s, "regularized_evolution", _discrete.max_evaluations())
+
+
+main = _discrete.make_main(search)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,7 @@ def surrogate_factory():
     return (lambda encoder: Surrogate(encoder, kinds, **{k: config for k in kinds})), settings
 
 
-def main(argv):
-    del argv
+def search():
     tabular = discrete.BENCHMARK.value is not None
     s = _discrete.setup("pnas", progressive=not tabular)
     factory, settings = surrogate_factory()
@@ -47,13 +46,16 @@ def main(argv):
         s.config.update(smbo_batch_size=discrete.SMBO_BATCH_SIZE.value, smbo_initial_size=discrete.SMBO_INITIAL_SIZE.value)
         searcher = SMBOSearcher(s.space, s.metric, seed=common.SEED.value, batch_size=discrete.SMBO_BATCH_SIZE.value,
                                 initial_size=discrete.SMBO_INITIAL_SIZE.value, surrogate_factory=factory)
-        _discrete.run(searcher, s, "pnas_smbo", _discrete.max_evaluations())
+        return _discrete.run(searcher, s, "pnas_smbo", _discrete.max_evaluations())
     else:
         s.config.update(beam_size=discrete.PNAS_BEAM_SIZE.value, initial_cells=discrete.PNAS_INITIAL_CELLS.value)
         searcher = ProgressiveSearcher(s.metric, seed=common.SEED.value, max_blocks=discrete.PNAS_BLOCKS.value,
                                        beam_size=discrete.PNAS_BEAM_SIZE.value, surrogate_factory=factory,
                                        initial_cells=discrete.PNAS_INITIAL_CELLS.value)
-        _discrete.run(searcher, s, "pnas", _discrete.max_evaluations(default=None))
+        return _discrete.run(searcher, s, "pnas", _discrete.max_evaluations(default=None))
+
+
+main = _discrete.make_main(search)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,13 @@ from flags import common, discrete  # noqa: F401
 from tfnas.search.random import RandomSearch
 
 
-def main(argv):
-    del argv
+def search():
     s = _discrete.setup("random")
     searcher = RandomSearch(s.space, s.metric, seed=common.SEED.value)
-    _discrete.run(searcher, s, "random", _discrete.max_evaluations())
+    return _discrete.run(searcher, s, "random", _discrete.max_evaluations())
+
+
+main = _discrete.make_main(search)
 
 
 if __name__ == "__main__":

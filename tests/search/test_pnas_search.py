@@ -12,8 +12,17 @@ from tfnas.spaces import pnas
 FAST = dict(num_members=3, embed_dim=16, units=16, epochs=40)
 
 
-def fast_surrogate(kinds=("mlp",)):
-    return lambda encoder: Surrogate(encoder, kinds, **{k: FAST for k in kinds})
+def fast_surrogate(kinds=("mlp",), shared=None):
+    """A small predictor factory; with ``shared`` (a dict) all searchers of a test reuse one compiled
+    model (every refit re-initialises it from the searcher's seed; test_surrogates checks that two
+    separately built predictors refit identically)."""
+    def factory(encoder):
+        if shared is None:
+            return Surrogate(encoder, kinds, **{k: FAST for k in kinds})
+        if "surrogate" not in shared:
+            shared["surrogate"] = Surrogate(encoder, kinds, **{k: FAST for k in kinds})
+        return shared["surrogate"]
+    return factory
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +55,9 @@ class CellScore:
 # --- tabular SMBO core ------------------------------------------------------------------------------------
 
 def test_smbo_restored_state_gives_identical_proposals(evaluator):
-    space = evaluator.space()
+    space, shared = evaluator.space(), {}
     make = lambda: SMBOSearcher(space, evaluator.metric, seed=4, batch_size=5, initial_size=10,
-                                surrogate_factory=fast_surrogate())
+                                surrogate_factory=fast_surrogate(shared=shared))
     reference = proposals(make(), evaluator, 27)
     for cut in (12, 20):  # mid-batch (pending queue in the state) and at a batch boundary (refit next)
         first = make()
@@ -111,9 +120,9 @@ def test_progressive_levels_beam_and_finish():
 
 
 def test_progressive_restored_state_gives_identical_proposals():
-    evaluator = CellScore()
+    evaluator, shared = CellScore(), {}
     make = lambda: ProgressiveSearcher(evaluator.metric, seed=1, max_blocks=3, beam_size=3, initial_cells=8,
-                                       surrogate_factory=fast_surrogate())
+                                       surrogate_factory=fast_surrogate(shared=shared))
     key = lambda a: pnas.to_genotype(a).key()
     reference = proposals(make(), evaluator, 14, key)
     for cut in (8, 9):  # at the end of level 1 (expansion + refit next) and inside level 2's queue

@@ -19,7 +19,7 @@ FAST_PNAS = ["--pnas_surrogate_units=16", "--pnas_surrogate_epochs=30", "--pnas_
 def run(binary, output_dir, *args):
     FLAGS.unparse_flags()
     FLAGS(["binary", "--benchmark=nasbench201", f"--output_dir={output_dir}", "--verbose=0", *args])
-    binary.main([])
+    binary.search()
     with open(os.path.join(output_dir, "search_summary.json")) as f:
         return json.load(f)
 
@@ -100,3 +100,17 @@ def test_latency_flags_need_tabular_mode():
     FLAGS(["binary", "--device=pixel3", "--output_dir=/tmp/unused"])
     with pytest.raises(_discrete.FlagError, match="--benchmark=nasbench201"):
         _discrete.setup("random")
+
+
+def test_bad_input_from_the_command_line_is_one_error_line(tmp_path):
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.run(
+        [sys.executable, "-m", "binaries.search_pnas", "--benchmark=nasbench201", "--device=eyeriss",
+         "--max_latency_ms=1", f"--output_dir={tmp_path}/out"],
+        cwd=root, env=dict(os.environ, PYTHONPATH=root), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "no NAS-Bench-201 cell meets --max_latency_ms=1.0" in errors[0]
+    assert "Traceback" not in proc.stderr

@@ -35,8 +35,9 @@ def test_ensemble_ranks_held_out_cells(data, kind):
 def test_refit_is_deterministic_and_independent_of_history(data):
     archs, y, train, test = data
     encoder = sg.CategoricalTokens(nb.nasbench201_space())
-    a = sg.SurrogateEnsemble(encoder, sg.SurrogateConfig(kind="lstm", **FAST))
-    b = sg.SurrogateEnsemble(encoder, sg.SurrogateConfig(kind="lstm", **FAST))
+    config = sg.SurrogateConfig(kind="lstm", **dict(FAST, num_members=2, units=8, embed_dim=8, epochs=15))
+    a = sg.SurrogateEnsemble(encoder, config)
+    b = sg.SurrogateEnsemble(encoder, config)
     x_train, x_test = [archs[i] for i in train], [archs[i] for i in test[:200]]
     a.fit(x_train[:50], y[train[:50]], seed=1)  # an earlier, different fit must leave no trace
     a.fit(x_train, y[train], seed=7)
@@ -75,7 +76,8 @@ def test_pnas_tokens_and_variable_length_cells():
     assert tokens.max() < encoder.vocab_size
     # inputs and ops never share a token id (the paper's two embeddings)
     assert set(tokens[1, [0, 2, 4, 6]]).isdisjoint(tokens[1, [1, 3, 5, 7]])
-    surrogate = sg.Surrogate(encoder, ("lstm", "mlp"), lstm=dict(FAST, epochs=5), mlp=dict(FAST, epochs=5))
+    small = dict(FAST, num_members=2, units=8, embed_dim=8, epochs=5)
+    surrogate = sg.Surrogate(encoder, ("lstm", "mlp"), lstm=small, mlp=small)
     surrogate.fit([one.to_arch(), two.to_arch()], [50.0, 60.0], seed=0)
     predicted = surrogate.predict_by_kind([one.to_arch(), two.to_arch()])
     assert set(predicted) == {"lstm", "mlp", "ensemble"}

@@ -17,13 +17,16 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from tfnas.errors import UserInputError
 from tfnas.search.api import Architecture, CategoricalSpace, Choice, Constraint, SearchSpaceError
 from tfnas.spaces import nasbench201 as nb201
 from tfnas.spaces.base import GenotypeError
 
-DEFAULT_FILE = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared",
-                                             "benchdata", "nasbench201.csv"))
-"""The repository's sibling ``shared/benchdata`` folder (``../shared/benchdata`` from the repo root)."""
+DEFAULT_FILE = os.path.join(
+    os.environ.get("TFNAS_BENCHDATA") or os.path.normpath(
+        os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "benchdata")),
+    "nasbench201.csv")
+"""``$TFNAS_BENCHDATA/nasbench201.csv``, else the repository's sibling ``../shared/benchdata`` folder."""
 
 OBJECTIVES: dict[str, str] = {
     "cifar10": "cifar10_test_acc",
@@ -37,7 +40,7 @@ CHOICE_NAMES: tuple[str, ...] = tuple(f"edge_{t}_{s}" for t, s in nb201.EDGES)
 """One choice per edge, named ``edge_<target node>_<source node>``, in arch-string order."""
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(UserInputError):
     """A benchmark table or query that cannot be used (missing file, unknown column, infeasible limit)."""
 
 

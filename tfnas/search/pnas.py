@@ -21,7 +21,6 @@ exactly what an uninterrupted one would.
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -40,7 +39,7 @@ class _SurrogateBatchSearcher(Searcher):
                  encoder: TokenEncoder, surrogate_factory: SurrogateFactory | None):
         super().__init__(space, objective, seed, mode)
         self.encoder = encoder
-        self._surrogate_factory = surrogate_factory or (lambda enc: Surrogate(enc, ("lstm",)))
+        self._surrogate_factory = surrogate_factory or (lambda enc: Surrogate(enc, ("mlp",)))
         self._surrogate: Surrogate | None = None
         self.queue: list[dict[str, Any]] = []  # [{"arch", "predicted": {kind: value}}] not yet proposed
         self.batch: list[dict[str, Any]] = []  # the current batch, with "measured" filled in by tell
@@ -103,10 +102,10 @@ class _SurrogateBatchSearcher(Searcher):
     def _log_batch_spearman(self) -> None:
         """PNAS judges its predictor by the rank correlation on each newly trained batch."""
         measured = [item["measured"] for item in self.batch]
-        kinds = sorted(self.batch[0]["predicted"]) if self.batch[0]["predicted"] else []
-        if len(kinds) == 2:  # one kind: "ensemble" is that kind; log it once
-            kinds = [k for k in kinds if k != "ensemble"]
-        if kinds:
+        kinds = sorted(k for k in self.batch[0]["predicted"] if k != "ensemble")
+        if len(kinds) > 1:  # with one kind, "ensemble" is that kind
+            kinds.append("ensemble")
+        if kinds:  # the random first batch has no predictions
             entry = {"batch": self.num_batches, "evaluated": len(self.history)}
             entry.update({k: spearman([item["predicted"][k] for item in self.batch], measured) for k in kinds})
             self.spearman_log.append(entry)
@@ -132,7 +131,7 @@ class SMBOSearcher(_SurrogateBatchSearcher):
     Args:
       batch_size: K, architectures evaluated per predictor refit.
       initial_size: size of the random first batch (before any predictor exists).
-      surrogate_factory: ``encoder -> Surrogate``; default an LSTM ensemble of 5.
+      surrogate_factory: ``encoder -> Surrogate``; default an MLP ensemble of 5 (rank targets).
       max_enumerate: enumerate every feasible architecture as a candidate when the space has at
         most this many, else rank ``num_candidates`` random feasible ones per batch.
     """
@@ -140,7 +139,7 @@ class SMBOSearcher(_SurrogateBatchSearcher):
     name = "pnas_smbo"
 
     def __init__(self, space: CategoricalSpace, objective: str, seed: int = 0, mode: str = "max",
-                 batch_size: int = 10, initial_size: int = 10, surrogate_factory: SurrogateFactory | None = None,
+                 batch_size: int = 10, initial_size: int = 20, surrogate_factory: SurrogateFactory | None = None,
                  encoder: TokenEncoder | None = None, max_enumerate: int = 200_000, num_candidates: int = 20_000):
         super().__init__(space, objective, seed, mode, encoder or CategoricalTokens(space), surrogate_factory)
         if batch_size < 1 or initial_size < 1:

@@ -23,6 +23,7 @@ import shutil
 import time
 from typing import Any, Callable, Mapping
 
+from tfnas.errors import UserInputError
 from tfnas.search.api import Architecture, Evaluator, Searcher, run_search, save_state
 
 STATE_FILE = "searcher_state.json"
@@ -32,7 +33,7 @@ GENOTYPE_FILE = "genotype.json"
 TENSORBOARD_DIR = "tensorboard"
 
 
-class OutputDirError(ValueError):
+class OutputDirError(UserInputError):
     """An output directory that holds a different search than the one asked for."""
 
 
