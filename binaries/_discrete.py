@@ -114,7 +114,8 @@ def run(searcher: Searcher, s: Setup, method: str, evaluations: int) -> Searcher
 
     prepare_output_dir(common.OUTPUT_DIR.value, common.FRESH.value)
     searcher = run_to_output_dir(searcher, s.evaluator, evaluations, common.OUTPUT_DIR.value, method,
-                                 s.arch_to_summary, s.arch_to_genotype, s.config, s.extra_summary,
+                                 s.arch_to_summary, s.arch_to_genotype, s.config,
+                                 {**s.extra_summary, "config": s.config},
                                  log=logging.info if common.VERBOSE.value else None)
     best = searcher.best()
     if best is not None:

@@ -99,8 +99,9 @@ def _masked_l1(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
 class SurrogateEnsemble:
     """``num_members`` LSTM or MLP predictors trained together in one Keras model.
 
-    Targets are affinely scaled to [0.1, 0.9] by the training data's range (the output is a
-    sigmoid, as in PNAS, so the scale must sit well inside (0, 1)); predictions are mapped back.
+    The output is a sigmoid, as in PNAS, so targets are mapped into [0.1, 0.9] (by their rank or
+    by the training range, ``SurrogateConfig.target_transform``) and predictions mapped back by
+    the inverse, strictly monotone map.
     """
 
     def __init__(self, encoder: TokenEncoder, config: SurrogateConfig = SurrogateConfig()):
@@ -110,7 +111,7 @@ class SurrogateEnsemble:
         self.model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_masked_l1,
                            steps_per_execution=STEPS_PER_EXECUTION)
         self._initial_biases = {w.name: w.numpy() for w in self.model.weights if _is_bias(w)}
-        self._scale: tuple[float, float] | None = None
+        self._scale: tuple[np.ndarray, np.ndarray] | None = None  # (target knots, unit knots)
 
     # --- model ------------------------------------------------------------------------------------
     def _build(self) -> keras.Model:
