@@ -191,6 +191,11 @@ class Searcher(abc.ABC):
     def _propose(self) -> Architecture:
         ...
 
+    @property
+    def finished(self) -> bool:
+        """True when the searcher has nothing more to propose (e.g. PNAS after its last level)."""
+        return False
+
     def tell(self, arch: Architecture, metrics: Mapping[str, float]) -> None:
         if self.objective not in metrics:
             raise KeyError(f"evaluator returned {sorted(metrics)} without the objective {self.objective!r}")
@@ -251,7 +256,7 @@ def run_search(searcher: Searcher, evaluator: Evaluator, max_evaluations: int,
     if state_path and os.path.exists(state_path):
         with open(state_path) as f:
             searcher.set_state(json.load(f))
-    while len(searcher.history) < max_evaluations:
+    while len(searcher.history) < max_evaluations and not searcher.finished:
         arch = searcher.ask(1)[0]
         metrics = evaluator.evaluate(arch)
         searcher.tell(arch, metrics)

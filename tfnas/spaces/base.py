@@ -41,6 +41,7 @@ def _import_builtin_spaces() -> None:
     # Imported lazily so that base has no dependency on the concrete spaces.
     import tfnas.spaces.darts  # noqa: F401
     import tfnas.spaces.nasbench201  # noqa: F401
+    import tfnas.spaces.pnas  # noqa: F401
 
 
 def genotype_from_json(data: Any, expected_space: str | None = None, source: str = "genotype") -> Any:

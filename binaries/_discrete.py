@@ -1,0 +1,124 @@
+"""What the three discrete search binaries share: flags -> evaluator, space, converters, outputs.
+
+Not a binary itself. Tabular mode (``--benchmark=nasbench201``) searches the NAS-Bench-201
+cells against the table; real mode trains PNAS child networks on ``--dataset``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from absl import app, flags, logging
+
+from flags import common, discrete
+from tfnas.errors import ConfigError, exit_on_user_error
+from tfnas.logs import quiet_tensorflow_logs
+from tfnas.search.api import Architecture, CategoricalSpace, Searcher
+
+DEFAULT_MAX_EVALUATIONS = 100
+
+
+class FlagError(ConfigError):
+    """Discrete-search flags that do not fit together."""
+
+
+@dataclasses.dataclass
+class Setup:
+    """Everything a binary needs besides its searcher."""
+
+    tabular: bool
+    evaluator: Any
+    metric: str  # the objective's metric name
+    space: CategoricalSpace | None  # fixed-choice space (None for progressive PNAS)
+    arch_to_summary: Callable[[Architecture], Any]
+    arch_to_genotype: Callable[[Architecture], Any]
+    config: dict[str, Any]
+    extra_summary: dict[str, Any]
+
+
+def _check_mode_flags(tabular: bool) -> None:
+    f = flags.FLAGS
+    if not tabular:
+        set_tabular = [name for name in ("device", "max_latency_ms") if f[name].value is not None]
+        if set_tabular:
+            raise FlagError(f"--{' and --'.join(set_tabular)} only apply to tabular search; add "
+                            "--benchmark=nasbench201 (real mode measures no latency)")
+    if discrete.EVOLUTION_TOURNAMENT_SIZE.value > discrete.EVOLUTION_POPULATION_SIZE.value:
+        raise FlagError(f"--evolution_tournament_size={discrete.EVOLUTION_TOURNAMENT_SIZE.value} exceeds "
+                        f"--evolution_population_size={discrete.EVOLUTION_POPULATION_SIZE.value}")
+
+
+def setup(method: str, progressive: bool = False) -> Setup:
+    """Build the evaluator and converters the flags ask for."""
+    tabular = discrete.BENCHMARK.value == "nasbench201"
+    _check_mode_flags(tabular)
+    config: dict[str, Any] = {"method": method, "seed": common.SEED.value, "benchmark": discrete.BENCHMARK.value}
+    if tabular:
+        from tfnas.benchmarks import nasbench201 as nb
+
+        evaluator = nb.load_evaluator(discrete.BENCHMARK_FILE.value, discrete.OBJECTIVE.value,
+                                      discrete.DEVICE.value, discrete.MAX_LATENCY_MS.value)
+        config.update(objective=discrete.OBJECTIVE.value, device=discrete.DEVICE.value,
+                      max_latency_ms=discrete.MAX_LATENCY_MS.value)
+        _, best_value = evaluator.best_feasible()
+        extra = {"benchmark": "nasbench201", "benchmark_file": evaluator.table.path,
+                 "table_best_feasible": best_value}
+        return Setup(True, evaluator, evaluator.metric, evaluator.space(), nb.arch_to_string, nb.arch_to_genotype,
+                     config, extra)
+
+    from tfnas.data import load_image_data
+    from tfnas.search.training_evaluator import CandidateTraining, TrainingEvaluator
+    from tfnas.spaces import pnas
+
+    n, f = discrete.PNAS_CELLS.value, discrete.PNAS_FILTERS.value
+    training = CandidateTraining(
+        epochs=discrete.PNAS_EPOCHS_PER_CANDIDATE.value, batch_size=common.BATCH_SIZE.value,
+        steps_per_epoch=common.STEPS_PER_EPOCH.value, learning_rate=discrete.CANDIDATE_LEARNING_RATE.value,
+        weight_decay=discrete.CANDIDATE_WEIGHT_DECAY.value,
+        validation_portion=discrete.CANDIDATE_VALIDATION_PORTION.value, augment=discrete.CANDIDATE_AUGMENT.value,
+        seed=common.SEED.value, verbose=common.VERBOSE.value)
+    data = load_image_data(common.DATASET.value, common.DATA_DIR.value)
+
+    def build(arch: Architecture, num_classes: int, input_shape):
+        return pnas.build_network(pnas.to_genotype(arch), num_classes, input_shape, cells_per_stage=n, filters=f)
+
+    evaluator = TrainingEvaluator(data, build, training)
+    config.update(dataset=common.DATASET.value, blocks=discrete.PNAS_BLOCKS.value, cells=n, filters=f,
+                  candidate=dataclasses.asdict(training))
+    space = None if progressive else pnas.fixed_size_space(discrete.PNAS_BLOCKS.value)
+    extra = {"dataset": common.DATASET.value, "space": "pnas"}
+    return Setup(False, evaluator, evaluator.metric, space, lambda a: pnas.to_genotype(a).to_json()["blocks"],
+                 pnas.to_genotype, config, extra)
+
+
+def max_evaluations(default: int | None = DEFAULT_MAX_EVALUATIONS) -> int:
+    value = discrete.MAX_EVALUATIONS.value
+    return value if value is not None else (default if default is not None else 10 ** 9)
+
+
+def make_main(search: Callable[[], Searcher]):
+    """absl main around a binary's ``search()``: bad input ends with one ``error:`` line (exit 2)."""
+
+    def main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        quiet_tensorflow_logs()
+        with exit_on_user_error():
+            search()
+
+    return main
+
+
+def run(searcher: Searcher, s: Setup, method: str, evaluations: int) -> Searcher:
+    from tfnas.search.runner import prepare_output_dir, run_to_output_dir
+
+    prepare_output_dir(common.OUTPUT_DIR.value, common.FRESH.value)
+    searcher = run_to_output_dir(searcher, s.evaluator, evaluations, common.OUTPUT_DIR.value, method,
+                                 s.arch_to_summary, s.arch_to_genotype, s.config,
+                                 {**s.extra_summary, "config": s.config},
+                                 log=logging.info if common.VERBOSE.value else None)
+    best = searcher.best()
+    if best is not None:
+        print(f"{method}: {len(searcher.history)} evaluated, best {s.metric}={best['metrics'][s.metric]:.4f} "
+              f"{s.arch_to_summary(best['arch'])} -> {common.OUTPUT_DIR.value}")
+    return searcher

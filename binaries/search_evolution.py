@@ -1,0 +1,36 @@
+"""Regularized (aging) evolution over NAS-Bench-201 (tabular) or PNAS cells (real training).
+
+  python -m binaries.search_evolution --benchmark=nasbench201 --objective=cifar10 \
+      --evolution_population_size=10 --evolution_tournament_size=5 --max_evaluations=100 --output_dir=runs/evolution
+  python -m binaries.search_evolution --benchmark=nasbench201 --device=pixel3 --max_latency_ms=10 \
+      --max_evaluations=300 --output_dir=runs/evolution_pixel3
+
+Writes genotype.json, search_summary.json, searcher_state.json (resume: re-run with the same
+--output_dir) and TensorBoard scalars to --output_dir.
+"""
+import tfnas  # noqa: F401  (Keras 2 before TensorFlow)
+
+from absl import app
+
+from binaries import _discrete
+from flags import common, discrete
+from tfnas.search.evolution import RegularizedEvolution
+
+
+def search():
+    s = _discrete.setup("regularized_evolution")
+    s.config.update(population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
+                    tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
+                    deduplicate=discrete.EVOLUTION_DEDUPLICATE.value)
+    searcher = RegularizedEvolution(s.space, s.metric, seed=common.SEED.value,
+                                    population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
+                                    tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
+                                    deduplicate=discrete.EVOLUTION_DEDUPLICATE.value)
+    return _discrete.run(searcher, s, "regularized_evolution", _discrete.max_evaluations())
+
+
+main = _discrete.make_main(search)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,91 @@
+"""Flags of the discrete search binaries (search_random, search_evolution, search_pnas).
+
+Two modes: ``--benchmark=nasbench201`` answers every architecture from the NAS-Bench-201 table
+(tabular mode, seconds per search); without ``--benchmark`` every candidate is a PNAS child
+network trained on ``--dataset`` (real mode). Defaults of the PNAS flags are the paper's values
+for a full run (B=5, K=256, ensembles of 5, 20 epochs per candidate, N=2, F=24); the
+tabular SMBO has its own, measured defaults (docs/METHODS.md).
+"""
+from __future__ import annotations
+
+from absl import flags
+
+from flags import common  # noqa: F401  (every binary takes the common flags too)
+from tfnas.benchmarks.nasbench201 import DEFAULT_FILE, OBJECTIVES
+
+# --- what is searched, and how it is judged ---------------------------------------------------------------
+BENCHMARK = flags.DEFINE_enum(
+    "benchmark", None, ["nasbench201"],
+    "Tabular benchmark to answer queries from (tabular mode). Unset: real mode, candidates are PNAS child "
+    "networks trained on --dataset.")
+BENCHMARK_FILE = flags.DEFINE_string(
+    "benchmark_file", DEFAULT_FILE, "Path of nasbench201.csv (default: the shared benchdata folder next to the repo).")
+OBJECTIVE = flags.DEFINE_enum(
+    "objective", "cifar10", sorted(OBJECTIVES),
+    "Tabular mode: whose test accuracy is maximised (the table's <objective>_test_acc column).")
+MAX_EVALUATIONS = flags.DEFINE_integer(
+    "max_evaluations", None,
+    "Number of architectures to evaluate. Default: 100, except progressive PNAS (real mode), which runs "
+    "until its last level (136 + (B-1) x K cells) unless this caps it.", lower_bound=1)
+DEVICE = flags.DEFINE_string(
+    "device", None, "Tabular mode: device whose latency column (latency_ms_<device>) is reported and limited, "
+                    "e.g. pixel3, raspi4, fpga, eyeriss, gold_6226, 1080ti_1.")
+MAX_LATENCY_MS = flags.DEFINE_float(
+    "max_latency_ms", None, "Tabular mode: only search cells whose --device latency is at most this (ms).")
+
+# --- regularized evolution ------------------------------------------------------------------------------------
+EVOLUTION_POPULATION_SIZE = flags.DEFINE_integer(
+    "evolution_population_size", 10, "Regularized evolution: population size P (the most recent P evaluated).",
+    lower_bound=1)
+EVOLUTION_TOURNAMENT_SIZE = flags.DEFINE_integer(
+    "evolution_tournament_size", 5, "Regularized evolution: tournament size S (<= P).", lower_bound=1)
+EVOLUTION_DEDUPLICATE = flags.DEFINE_bool(
+    "evolution_deduplicate", False,
+    "Regularized evolution: redraw a child that was already evaluated (off in the paper).")
+
+# --- PNAS: progressive search (real mode) and the tabular SMBO core -------------------------------------------
+PNAS_BLOCKS = flags.DEFINE_integer(
+    "pnas_blocks", 5, "PNAS: blocks per cell B (paper: 5). Random search / evolution in real mode search "
+                      "cells of exactly this many blocks.", lower_bound=1)
+PNAS_BEAM_SIZE = flags.DEFINE_integer(
+    "pnas_beam_size", 256, "PNAS progressive: K, cells kept and trained per level (paper: 256).", lower_bound=1)
+PNAS_INITIAL_CELLS = flags.DEFINE_integer(
+    "pnas_initial_cells", None, "PNAS progressive: train only this many random 1-block cells at level 1 "
+                                "(default: all 136, as in the paper; for budget-limited runs).", lower_bound=1)
+SMBO_BATCH_SIZE = flags.DEFINE_integer(
+    "smbo_batch_size", 10, "PNAS tabular SMBO: K, architectures evaluated per predictor refit.", lower_bound=1)
+SMBO_INITIAL_SIZE = flags.DEFINE_integer(
+    "smbo_initial_size", 20, "PNAS tabular SMBO: random architectures evaluated before the first fit.", lower_bound=1)
+PNAS_SURROGATE = flags.DEFINE_enum(
+    "pnas_surrogate", "mlp", ["lstm", "mlp", "both"],
+    "PNAS predictor: LSTM ensemble, MLP ensemble, or both (mean of the two). The paper compares both.")
+PNAS_ENSEMBLE_SIZE = flags.DEFINE_integer(
+    "pnas_ensemble_size", 5, "PNAS: predictors per ensemble, each trained on a different 4/5 split (paper: 5).",
+    lower_bound=1)
+PNAS_SURROGATE_UNITS = flags.DEFINE_integer(
+    "pnas_surrogate_units", 100, "PNAS: embedding size and LSTM / MLP hidden units D (paper: 100).", lower_bound=1)
+PNAS_SURROGATE_EPOCHS = flags.DEFINE_integer(
+    "pnas_surrogate_epochs", 100, "PNAS: passes over the data per predictor fit [U in the paper].", lower_bound=1)
+PNAS_SURROGATE_LR = flags.DEFINE_float("pnas_surrogate_lr", 0.003, "PNAS: Adam learning rate of the predictors [U].")
+PNAS_TARGET_TRANSFORM = flags.DEFINE_enum(
+    "pnas_target_transform", "rank", ["rank", "minmax"],
+    "PNAS: what the predictors regress. minmax: the accuracy scaled into the sigmoid's range (the paper's "
+    "plain regression); rank: the accuracy's rank among the training data (measured better on NAS-Bench-201).")
+
+# --- candidate training (real mode) --------------------------------------------------------------------------------
+PNAS_EPOCHS_PER_CANDIDATE = flags.DEFINE_integer(
+    "pnas_epochs_per_candidate", 20, "Real mode: training epochs per candidate (paper: 20).", lower_bound=1)
+PNAS_CELLS = flags.DEFINE_integer(
+    "pnas_cells", 2, "Real mode: cells per stage N of a candidate network (paper: 2 while searching).", lower_bound=1)
+PNAS_FILTERS = flags.DEFINE_integer(
+    "pnas_filters", 24, "Real mode: filters F of the first stage of a candidate (paper: 24), doubled per reduction.",
+    lower_bound=2)
+CANDIDATE_LEARNING_RATE = flags.DEFINE_float(
+    "candidate_learning_rate", 0.025, "Real mode: initial SGD learning rate of a candidate (cosine decay) [U].")
+CANDIDATE_WEIGHT_DECAY = flags.DEFINE_float(
+    "candidate_weight_decay", 3e-4, "Real mode: SGD weight decay of a candidate [U].")
+CANDIDATE_VALIDATION_PORTION = flags.DEFINE_float(
+    "candidate_validation_portion", 0.1,
+    "Real mode: part of the training split held out to score candidates (paper: 5k of CIFAR-10's 50k).")
+CANDIDATE_AUGMENT = flags.DEFINE_bool(
+    "candidate_augment", True, "Real mode: random crop (and flip where labels allow) while training candidates.")

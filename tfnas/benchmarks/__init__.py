@@ -1,0 +1,1 @@
+"""Tabular benchmarks for query-based search (NAS-Bench-201 with its device latencies)."""

@@ -1,0 +1,235 @@
+"""NAS-Bench-201 as a tabular benchmark: its 15,625 cells as a CategoricalSpace and a look-up evaluator.
+
+Query-based search needs three things from the table: the space (6 edges x 5 ops, one choice
+per edge, in the arch-string edge order of ``tfnas.spaces.nasbench201``), an evaluator that
+answers the test accuracy of the chosen dataset column, and optionally a latency limit on one of
+the measured device columns, turned into a space constraint so that searchers only ever propose
+cells that meet it. The table itself is ``../shared/benchdata/nasbench201.csv`` (see its
+README); it is read, never copied, and every misuse (missing file, unknown objective or
+device, a limit no cell meets) fails with one error that names the input and the fix.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from tfnas.errors import UserInputError
+from tfnas.search.api import Architecture, CategoricalSpace, Choice, Constraint, SearchSpaceError
+from tfnas.spaces import nasbench201 as nb201
+from tfnas.spaces.base import GenotypeError
+
+DEFAULT_FILE = os.path.join(
+    os.environ.get("TFNAS_BENCHDATA") or os.path.normpath(
+        os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "benchdata")),
+    "nasbench201.csv")
+"""``$TFNAS_BENCHDATA/nasbench201.csv``, else the repository's sibling ``../shared/benchdata`` folder."""
+
+OBJECTIVES: dict[str, str] = {
+    "cifar10": "cifar10_test_acc",
+    "cifar100": "cifar100_test_acc",
+    "imagenet16_120": "imagenet16_120_test_acc",
+}
+"""--objective name -> accuracy column of the table (test accuracy in %, 200 epochs, seed mean)."""
+
+LATENCY_PREFIX = "latency_ms_"
+CHOICE_NAMES: tuple[str, ...] = tuple(f"edge_{t}_{s}" for t, s in nb201.EDGES)
+"""One choice per edge, named ``edge_<target node>_<source node>``, in arch-string order."""
+
+
+class BenchmarkError(UserInputError):
+    """A benchmark table or query that cannot be used (missing file, unknown column, infeasible limit)."""
+
+
+# --- the space and its conversions ----------------------------------------------------------------
+
+def nasbench201_space(constraints: Sequence[Constraint] = ()) -> CategoricalSpace:
+    """The 6-edge x 5-op NAS-Bench-201 cell space (15,625 architectures before constraints)."""
+    return CategoricalSpace([Choice(name, nb201.OPS) for name in CHOICE_NAMES], constraints)
+
+
+def arch_to_genotype(arch: Mapping[str, Any]) -> nb201.NasBench201Genotype:
+    missing = [n for n in CHOICE_NAMES if n not in arch]
+    if missing:
+        raise SearchSpaceError(f"not a NAS-Bench-201 architecture: choices {missing} are missing "
+                               f"(expected {list(CHOICE_NAMES)})")
+    return nb201.NasBench201Genotype(tuple(arch[n] for n in CHOICE_NAMES))
+
+
+def genotype_to_arch(genotype: nb201.NasBench201Genotype) -> Architecture:
+    return dict(zip(CHOICE_NAMES, genotype.ops))
+
+
+def arch_to_string(arch: Mapping[str, Any]) -> str:
+    """The benchmark's ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` string of an architecture dict."""
+    return arch_to_genotype(arch).to_arch_string()
+
+
+def arch_from_string(arch_string: str) -> Architecture:
+    """Parse an arch string (GenotypeError naming the bad part for malformed strings or unknown ops)."""
+    return genotype_to_arch(nb201.NasBench201Genotype.from_arch_string(arch_string))
+
+
+def _code(indices: Sequence[int]) -> int:
+    """Base-5 number of a cell's op indices (edge 0 most significant): a dense key into arrays."""
+    code = 0
+    for i in indices:
+        code = code * len(nb201.OPS) + int(i)
+    return code
+
+
+# --- the table --------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class NasBench201Table:
+    """All rows of nasbench201.csv, indexed by cell (base-5 code of the op indices) for O(1) queries."""
+
+    path: str
+    columns: dict[str, np.ndarray]  # numeric column -> values in code order
+    arch_strings: list[str]  # in code order
+    bench_index: np.ndarray  # NAS-Bench-201 index per code
+
+    @classmethod
+    def load(cls, path: str | None = None) -> "NasBench201Table":
+        import pandas as pd  # only tabular search needs pandas
+
+        path = path or DEFAULT_FILE
+        if not os.path.exists(path):
+            raise BenchmarkError(
+                f"NAS-Bench-201 table {path!r} does not exist. Pass --benchmark_file=<path to nasbench201.csv> "
+                f"(it ships in the shared benchdata folder next to the repository, ../shared/benchdata/).")
+        try:
+            frame = pd.read_csv(path)
+        except Exception as e:  # pandas raises several parser errors
+            raise BenchmarkError(f"{path}: not a readable CSV ({type(e).__name__}: {e})") from None
+        needed = ["index", "arch", *OBJECTIVES.values()]
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise BenchmarkError(f"{path}: columns {missing} are missing; is this the NAS-Bench-201 table "
+                                 "described in benchdata/README.md?")
+        if len(frame) != nb201.NUM_CELLS:
+            raise BenchmarkError(f"{path}: expected {nb201.NUM_CELLS} cells, found {len(frame)} rows")
+        codes = np.empty(len(frame), np.int64)
+        for row, arch in enumerate(frame["arch"]):
+            codes[row] = _code(nb201.NasBench201Genotype.from_arch_string(arch).to_indices())
+        if len(np.unique(codes)) != len(codes):
+            raise BenchmarkError(f"{path}: duplicate architectures in the table")
+        order = np.argsort(codes)
+        numeric = [c for c in frame.columns if c not in ("index", "arch")]
+        columns = {c: frame[c].to_numpy(np.float64)[order] for c in numeric}
+        return cls(path, columns, [frame["arch"].iloc[i] for i in order], frame["index"].to_numpy()[order])
+
+    @property
+    def devices(self) -> list[str]:
+        """Device names with a latency column (``latency_ms_<device>``)."""
+        return [c[len(LATENCY_PREFIX):] for c in self.columns if c.startswith(LATENCY_PREFIX)]
+
+    def objective_column(self, objective: str) -> str:
+        if objective not in OBJECTIVES:
+            raise BenchmarkError(f"unknown --objective {objective!r}; choose one of {sorted(OBJECTIVES)}")
+        return OBJECTIVES[objective]
+
+    def latency_column(self, device: str) -> str:
+        column = device if device.startswith(LATENCY_PREFIX) else LATENCY_PREFIX + device
+        if column not in self.columns:
+            raise BenchmarkError(f"unknown --device {device!r}: the table has no column {column!r}; devices with "
+                                 f"latencies: {self.devices}")
+        return column
+
+    def code_of(self, arch: Mapping[str, Any]) -> int:
+        return _code(arch_to_genotype(arch).to_indices())
+
+    def row(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """Every column of the cell's row (plus its NAS-Bench-201 index and arch string)."""
+        code = self.code_of(arch)
+        out: dict[str, Any] = {c: float(v[code]) for c, v in self.columns.items()}
+        out["index"] = int(self.bench_index[code])
+        out["arch"] = self.arch_strings[code]
+        return out
+
+    def values(self, column: str) -> np.ndarray:
+        """The column for every cell, in the space's enumeration order (itertools.product of op indices)."""
+        return self.columns[column]
+
+    def all_archs(self) -> list[Architecture]:
+        """Every cell as an architecture dict, in code order (aligned with ``values``)."""
+        return [genotype_to_arch(g) for g in nb201.all_genotypes()]
+
+
+# --- the evaluator -----------------------------------------------------------------------------------
+
+class NasBench201Evaluator:
+    """Answers an architecture's metrics from the table: the objective accuracy, all accuracies, latency.
+
+    ``metric`` (the objective column name, e.g. ``cifar10_test_acc``) is what searchers maximise.
+    With ``device`` and ``max_latency_ms`` it also provides ``constraint`` for the space, and checks
+    at construction that at least one cell meets the limit.
+    """
+
+    def __init__(self, table: NasBench201Table, objective: str = "cifar10", device: str | None = None,
+                 max_latency_ms: float | None = None):
+        self.table = table
+        self.objective = objective
+        self.metric = table.objective_column(objective)
+        self.device = device
+        self.latency_metric = table.latency_column(device) if device else None
+        if max_latency_ms is not None and self.latency_metric is None:
+            raise BenchmarkError("--max_latency_ms needs --device=<device> to say whose latency is limited; "
+                                 f"devices: {table.devices}")
+        if max_latency_ms is not None and not (max_latency_ms > 0 and math.isfinite(max_latency_ms)):
+            raise BenchmarkError(f"--max_latency_ms must be a positive number of milliseconds, got {max_latency_ms}")
+        self.max_latency_ms = max_latency_ms
+        if max_latency_ms is not None:
+            latencies = table.values(self.latency_metric)
+            if not (latencies <= max_latency_ms).any():
+                raise BenchmarkError(
+                    f"no NAS-Bench-201 cell meets --max_latency_ms={max_latency_ms} on {device!r}: the fastest cell "
+                    f"takes {latencies.min():.4g} ms. Raise the limit (median cell: {np.median(latencies):.4g} ms).")
+        self.num_queries = 0
+
+    def feasible_mask(self) -> np.ndarray:
+        """Bool per cell (code order): meets the latency limit (all True without a limit)."""
+        if self.max_latency_ms is None:
+            return np.ones(nb201.NUM_CELLS, bool)
+        return self.table.values(self.latency_metric) <= self.max_latency_ms
+
+    def constraint(self) -> Constraint | None:
+        """The latency limit as a space constraint (None without a limit)."""
+        if self.max_latency_ms is None:
+            return None
+        column, limit, values = self.latency_metric, self.max_latency_ms, self.table.values(self.latency_metric)
+        return Constraint(f"{column} <= {limit:g}", lambda arch: bool(values[self.table.code_of(arch)] <= limit))
+
+    def space(self) -> CategoricalSpace:
+        """The NAS-Bench-201 space with this evaluator's latency limit (if any) as its constraint."""
+        constraint = self.constraint()
+        return nasbench201_space([constraint] if constraint else [])
+
+    def evaluate(self, arch: Architecture) -> dict[str, float]:
+        self.num_queries += 1
+        code = self.table.code_of(arch)
+        metrics = {c: float(self.table.columns[c][code]) for c in OBJECTIVES.values()}
+        if self.latency_metric:
+            metrics[self.latency_metric] = float(self.table.columns[self.latency_metric][code])
+        return metrics
+
+    def best_feasible(self) -> tuple[Architecture, float]:
+        """The table's best cell under the limit and its objective value (for regret)."""
+        values = np.where(self.feasible_mask(), self.table.values(self.metric), -np.inf)
+        code = int(np.argmax(values))
+        return genotype_to_arch(nb201.NasBench201Genotype.from_indices(np.unravel_index(code, (5,) * 6))), \
+            float(values[code])
+
+
+def load_evaluator(path: str | None, objective: str = "cifar10", device: str | None = None,
+                   max_latency_ms: float | None = None) -> NasBench201Evaluator:
+    """Table + evaluator in one call (what the binaries use)."""
+    return NasBench201Evaluator(NasBench201Table.load(path), objective, device, max_latency_ms)
+
+
+__all__ = ["BenchmarkError", "CHOICE_NAMES", "DEFAULT_FILE", "GenotypeError", "NasBench201Evaluator",
+           "NasBench201Table", "OBJECTIVES", "arch_from_string", "arch_to_genotype", "arch_to_string",
+           "genotype_to_arch", "load_evaluator", "nasbench201_space"]
