@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--table", required=True, help="table JSON (built here if missing, resumed if partial)")
     parser.add_argument("--table_runs", type=int, default=30, help="timed rounds per op when building the table")
     parser.add_argument("--statistic", default="min", choices=latency_table.STATISTICS)
+    parser.add_argument("--calibration_archs", type=int, default=8,
+                        help="networks (another seed) the table calibrates its scale on; 0: none")
     parser.add_argument("--passes", type=int, default=2,
                         help="measure every architecture in this many passes over all of them (spread in time) "
                              "and keep the best statistic: contention episodes on a shared machine then miss some")
@@ -52,7 +54,8 @@ def main() -> None:
     config = hurricane.HurricaneConfig(args.resolution, args.width_multiplier, args.input_channels, classes)
     start = time.perf_counter()
     table = latency_table.build_table(config, args.table, num_threads=args.num_threads, num_runs=args.table_runs,
-                                      statistic=args.statistic, log=lambda m: print(m, flush=True))
+                                      statistic=args.statistic, calibration_archs=args.calibration_archs,
+                                      log=lambda m: print(m, flush=True))
     table_seconds = time.perf_counter() - start
     stat = table.measurement["statistic"]
     rng = np.random.default_rng(args.seed)
@@ -69,8 +72,9 @@ def main() -> None:
     rows = []
     for i, genotype in enumerate(genotypes):
         predicted = table.predict(genotype.ops)
+        raw = table.predict_uncalibrated(genotype.ops)
         value = min(m.statistic(stat) for m in measured[i])
-        rows.append({"ops": list(genotype.ops), "predicted_ms": predicted, "measured_ms": value,
+        rows.append({"ops": list(genotype.ops), "predicted_ms": predicted, "uncalibrated_ms": raw, "measured_ms": value,
                      "measured_median_ms": min(m.median_ms for m in measured[i]),
                      "footprint_mb": table.footprint_bytes(genotype.ops) / 2**20})
         print(f"arch {i:2d}: predicted {predicted:8.3f} ms  measured {value:8.3f} ms  "
@@ -82,6 +86,9 @@ def main() -> None:
               "resolution": args.resolution, "width_multiplier": args.width_multiplier,
               "num_threads": args.num_threads, "statistic": stat,
               "within_10pct": float((err <= 0.10).mean()), "median_ratio": float(np.median(pred / meas)),
+              "calibration": table.measurement.get("calibration"),
+              "uncalibrated_mape": float(np.mean([abs(r["uncalibrated_ms"] - r["measured_ms"]) / r["measured_ms"]
+                                                  for r in rows])),
               "table": os.path.abspath(args.table), "table_build_s": table_seconds,
               "device": table.device, "litert_version": table.litert_version, "archs": rows}
     print(json.dumps(result))

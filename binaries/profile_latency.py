@@ -67,12 +67,13 @@ def build_table() -> dict:
         config, output_file.OUTPUT.value, ops=profile_flags.TABLE_OPS.value, num_threads=hardware.NUM_THREADS.value,
         num_runs=hardware.NUM_RUNS.value, warmup_runs=hardware.WARMUP_RUNS.value,
         statistic=profile_flags.TABLE_STATISTIC.value,
-        flush_bytes=None if flush is None else [int(float(mb) * 2**20) for mb in flush], log=logging.info)
+        flush_bytes=None if flush is None else [int(float(mb) * 2**20) for mb in flush],
+        calibration_archs=profile_flags.CALIBRATION_ARCHS.value, log=logging.info)
     positions = {p.key() for p in table.positions}
     return {"table": output_file.OUTPUT.value, "space": table.space, "geometry": table.config.to_json(),
             "num_threads": table.num_threads, "device": table.device, "litert_version": table.litert_version,
             "positions": len(positions), "entries": sum(len(v) for v in table.entries.values()),
-            "fixed_overhead_ms": table.fixed_overhead_ms}
+            "fixed_overhead_ms": table.fixed_overhead_ms, "calibration": table.measurement.get("calibration")}
 
 
 def main(argv: list[str]) -> None:

@@ -163,8 +163,16 @@ class LatencyTable:
         rest = self.typical_rest_bytes if rest_bytes is None else rest_bytes
         return _interp(self._entry(layer, op), self.flush_bytes, rest)
 
+    @property
+    def calibration_scale(self) -> float:
+        return float(self.measurement.get("calibration", {}).get("scale", 1.0))
+
     def predict(self, ops: Sequence[str]) -> float:
-        """Predicted latency (ms) of the architecture with one op per searchable layer."""
+        """Predicted latency (ms) of the architecture with one op per searchable layer (calibrated)."""
+        return self.calibration_scale * self.predict_uncalibrated(ops)
+
+    def predict_uncalibrated(self, ops: Sequence[str]) -> float:
+        """Fixed part + sum of the ops read off their cache curves, before the table's calibration scale."""
         if len(ops) != hurricane.NUM_LAYERS:
             raise LatencyTableError(f"an architecture has {hurricane.NUM_LAYERS} ops, got {len(ops)}")
         total_bytes = self.footprint_bytes(ops)
@@ -413,10 +421,13 @@ def typical_rest_bytes(table: LatencyTable, samples: int = 64, seed: int = 0) ->
 
 def build_table(config: hurricane.HurricaneConfig, path: str | None = None, ops: Sequence[str] | None = None,
                 num_threads: int = 1, num_runs: int = 30, warmup_runs: int = 5, statistic: str = "min",
-                flush_bytes: Sequence[int] | None = None, log: Callable[[str], None] = print) -> LatencyTable:
+                flush_bytes: Sequence[int] | None = None, calibration_archs: int = 8,
+                log: Callable[[str], None] = print) -> LatencyTable:
     """Measure (or finish measuring) the table of ``config`` on this device; save after every position.
 
-    ``flush_bytes`` is the ladder of cache states (default: 0 to 4x the last-level cache). With
+    ``flush_bytes`` is the ladder of cache states (default: 0 to 4x the last-level cache).
+    ``calibration_archs`` random whole networks (seed ``CALIBRATION_SEED``) are then measured and the
+    median ratio measured / predicted becomes the table's one calibration scale. With
     ``path`` pointing at an existing table of the same geometry, thread count, statistic and device,
     only missing entries are measured (an interrupted build resumes; a finished one is returned as
     is). A table at ``path`` from another device or geometry is never mixed in: that is an error.
@@ -501,8 +512,37 @@ def build_table(config: hurricane.HurricaneConfig, path: str | None = None, ops:
                 f"{max(v[-1] for v in row.values()):.4f} ms")
             save()
     table.measurement["typical_rest_bytes"] = typical_rest_bytes(table)
+    if calibration_archs > 0 and "calibration" not in table.measurement and set(ops) == set(hurricane.OPS):
+        table.measurement["calibration"] = calibrate(table, calibration_archs, runs=max(runs, 50), log=log)
     save()
     return table
+
+
+CALIBRATION_SEED = 7919  # not the seed of benchmarks/latency_model.py: calibration and evaluation never share networks
+
+
+def calibrate(table: LatencyTable, num_archs: int, runs: int = 50, seed: int = CALIBRATION_SEED,
+              log: Callable[[str], None] = print) -> dict[str, Any]:
+    """One scale for the whole table: median of measured / predicted over random whole networks.
+
+    What is left after the cache model is a device-wide bias (one-op models pay a little differently
+    for memory than a network does, e.g. through prefetching across layer boundaries); a single
+    median ratio corrects it without bending the ranking of architectures.
+    """
+    rng = np.random.default_rng(seed)
+    statistic = table.measurement["statistic"]
+    ratios = []
+    for _ in range(num_archs):
+        genotype = hurricane.random_genotype(rng, table.config.resolution, table.config.width_multiplier,
+                                             [table.ops_at(i) for i in range(hurricane.NUM_LAYERS)])
+        measured = measure_architecture(genotype, table.config.num_classes, table.config.input_channels,
+                                        table.num_threads, num_runs=runs, warmup_runs=5)
+        keras.backend.clear_session()
+        ratios.append(measured.statistic(statistic) / table.predict_uncalibrated(genotype.ops))
+    scale = float(np.median(ratios))
+    log(f"calibration over {num_archs} networks: measured / predicted = {scale:.3f} "
+        f"(range {min(ratios):.3f}-{max(ratios):.3f})")
+    return {"scale": scale, "archs": num_archs, "seed": seed, "ratios": [float(r) for r in ratios]}
 
 
 def touched_bytes_fixed(model: keras.Model) -> int:

@@ -27,12 +27,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from tfnas import data as data_lib
 from tfnas.hardware.latency_table import LatencyTable, LatencyTableError
 from tfnas.hardware.space_generation import GeneratedSpace
 from tfnas.search.api import CategoricalSpace, Choice, Constraint, run_search, save_state
-from tfnas.search.spos_evolution import SPOSEvolution
+from tfnas.search.spos_evolution import SpaceExhausted, SPOSEvolution
 from tfnas.spaces import hurricane
 from tfnas.supernets.single_path import PathSGD, SinglePathSupernet, light_graph_optimization
 
@@ -286,7 +287,14 @@ def run_stage(plan: StagePlan, generated: Sequence[Sequence[str]], table: Latenc
         if on_result is not None:
             on_result(plan.name, n, arch, metrics)
 
-    run_search(searcher, evaluator, budget, state_path=os.path.join(stage_dir, "search_state.json"), on_result=report)
+    try:
+        run_search(searcher, evaluator, budget, state_path=os.path.join(stage_dir, "search_state.json"),
+                   on_result=report)
+    except SpaceExhausted:
+        if not searcher.history:
+            raise
+        logging.warning("%s: every feasible architecture was evaluated after %d candidates; stopping the search",
+                        plan.name, len(searcher.history))
     search_seconds = time.perf_counter() - start
     best = searcher.best()
     history = [{"stage": plan.name, "ops": list(full_ops(plan, h["arch"])), **h["metrics"]} for h in searcher.history]

@@ -21,6 +21,10 @@ import numpy as np
 from tfnas.search.api import Architecture, CategoricalSpace, Searcher, SearchSpaceError
 
 
+class SpaceExhausted(SearchSpaceError):
+    """Every feasible architecture the searcher can still reach has been evaluated."""
+
+
 class SPOSEvolution(Searcher):
     """SPOS evolution: population 50, top-10 parents, 25 mutations (p=0.1) + 25 crossovers per generation."""
 
@@ -69,7 +73,7 @@ class SPOSEvolution(Searcher):
             new += self._crossovers(parents, seen)
         new += self._randoms(self.population_size - len(new), seen)
         if not new:
-            raise SearchSpaceError(
+            raise SpaceExhausted(
                 "SPOS evolution found no new feasible architecture to evaluate: the space is exhausted under its "
                 f"constraints {[c.name for c in self.space.constraints]}; relax them or evaluate fewer candidates")
         self.queue = new
@@ -107,18 +111,23 @@ class SPOSEvolution(Searcher):
         return out
 
     def _randoms(self, count: int, seen: set[str]) -> list[Architecture]:
+        """Up to ``count`` new feasible architectures by rejection sampling, within one draw budget.
+
+        The budget (the space's ``max_sampling_tries``) is shared by the whole generation, so a tight
+        constraint costs a bounded number of constraint checks instead of that many per architecture.
+        """
         out: list[Architecture] = []
-        tries = 0
-        while len(out) < count and tries < max(count, 1) * self.max_tries_factor:
-            tries += 1
-            try:
-                arch = self.space.sample(self.rng)
-            except SearchSpaceError:
-                if self.history or out:
-                    break  # the feasible set may simply be small; evolve with what there is
-                raise
+        for _ in range(self.space.max_sampling_tries):
+            if len(out) >= count:
+                break
+            arch = {c.name: c.options[int(self.rng.integers(len(c.options)))] for c in self.space.choices}
             if self._legal(arch, seen):
                 out.append(arch)
+        if not out and not self.history and count > 0:
+            raise SearchSpaceError(
+                f"no architecture satisfying {[c.name for c in self.space.constraints]} found in "
+                f"{self.space.max_sampling_tries} random draws; the constraint is probably (nearly) infeasible: relax "
+                "it (e.g. a higher latency limit)")
         return out
 
     # --- state ------------------------------------------------------------------------------------
