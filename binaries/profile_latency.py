@@ -1,9 +1,13 @@
-"""Measure a .tflite model's latency with LiteRT on this device and print it as JSON.
+"""Measure latency with LiteRT on this device: one .tflite model, or a space's operator latency table.
 
     python -m binaries.profile_latency --tflite=runs/train/model.tflite --num_threads=1 --output=lat.json
+    python -m binaries.profile_latency --build_table --space=hurricane --resolution=32 --width_multiplier=1.0 \
+        --num_threads=1 --output=tables/this_cpu_32px.json
 
-The JSON holds median, p5, p95, mean, std, min, max (ms), runs, threads, LiteRT version and the
-device (CPU model, cores, machine).
+--tflite prints JSON with median, p5, p10, p95, mean, std, min, max (ms), runs, threads, LiteRT
+version and the device (CPU model, cores, machine). --build_table measures every candidate op at
+every layer position of the space as a one-op TFLite model (see tfnas/hardware/latency_table.py)
+and writes the table after each position, so an interrupted build resumes when re-run.
 """
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ import json
 import os
 import sys
 
-from absl import app
+from absl import app, logging
 
-from flags import hardware, output_file
+from flags import common, hardware, output_file
 from flags import profile as profile_flags
 from tfnas.hardware import litert
 
@@ -36,16 +40,59 @@ def profile_tflite(path: str) -> dict:
                                   method=hardware.LATENCY_METHOD.value).to_json()
 
 
+def dataset_geometry(name: str, data_dir: str | None) -> tuple[int, int]:
+    """(image channels, classes) of a dataset from its tfds metadata, without loading it."""
+    from tfnas.data import get_builder
+
+    info = get_builder(name, data_dir).info
+    image_key, label_key = info.supervised_keys
+    return int(info.features[image_key].shape[-1]), int(info.features[label_key].num_classes)
+
+
+def build_table() -> dict:
+    from tfnas.hardware import latency_table
+    from tfnas.spaces import hurricane
+
+    if not output_file.OUTPUT.value:
+        raise latency_table.LatencyTableError("--build_table needs --output=<table.json> (re-running with the same "
+                                              "file resumes an interrupted build)")
+    channels, classes = profile_flags.INPUT_CHANNELS.value, profile_flags.NUM_CLASSES.value
+    if channels is None or classes is None:
+        ds_channels, ds_classes = dataset_geometry(common.DATASET.value, common.DATA_DIR.value)
+        channels = ds_channels if channels is None else channels
+        classes = ds_classes if classes is None else classes
+    config = hurricane.HurricaneConfig(hardware.RESOLUTION.value, hardware.WIDTH_MULTIPLIER.value, channels, classes)
+    flush = profile_flags.FLUSH_MB.value
+    table = latency_table.build_table(
+        config, output_file.OUTPUT.value, ops=profile_flags.TABLE_OPS.value, num_threads=hardware.NUM_THREADS.value,
+        num_runs=hardware.NUM_RUNS.value, warmup_runs=hardware.WARMUP_RUNS.value,
+        statistic=profile_flags.TABLE_STATISTIC.value,
+        flush_bytes=None if flush is None else [int(float(mb) * 2**20) for mb in flush],
+        calibration_archs=profile_flags.CALIBRATION_ARCHS.value, log=logging.info)
+    positions = {p.key() for p in table.positions}
+    return {"table": output_file.OUTPUT.value, "space": table.space, "geometry": table.config.to_json(),
+            "num_threads": table.num_threads, "device": table.device, "litert_version": table.litert_version,
+            "positions": len(positions), "entries": sum(len(v) for v in table.entries.values()),
+            "fixed_overhead_ms": table.fixed_overhead_ms, "calibration": table.measurement.get("calibration")}
+
+
 def main(argv: list[str]) -> None:
     del argv
-    if not profile_flags.TFLITE.value:
-        sys.exit("profile_latency: pass --tflite=<model.tflite> (export one with binaries.export)")
+    from tfnas.hardware.latency_table import LatencyTableError
+    from tfnas.ops.mobile_ops import UnknownOpError
+
     try:
-        result = profile_tflite(profile_flags.TFLITE.value)
-    except litert.LatencyError as e:
+        if profile_flags.BUILD_TABLE.value:
+            result = build_table()
+        elif profile_flags.TFLITE.value:
+            result = profile_tflite(profile_flags.TFLITE.value)
+            if output_file.OUTPUT.value:
+                write_json(result, output_file.OUTPUT.value)
+        else:
+            sys.exit("profile_latency: pass --tflite=<model.tflite> (export one with binaries.export) or "
+                     "--build_table --output=<table.json>")
+    except (litert.LatencyError, LatencyTableError, UnknownOpError, ValueError) as e:
         sys.exit(f"profile_latency: {e}")
-    if output_file.OUTPUT.value:
-        write_json(result, output_file.OUTPUT.value)
     print(json.dumps(result, indent=2))
 
 

@@ -53,9 +53,18 @@ class LatencyMeasurement:
     method: str
     litert_version: str
     device: dict[str, Any]
+    p10_ms: float | None = None  # not reported by the benchmark tool
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def statistic(self, name: str) -> float:
+        """The named statistic in ms: median, p10, p5, p95, mean or min."""
+        value = {"median": self.median_ms, "p10": self.p10_ms, "p5": self.p5_ms, "p95": self.p95_ms,
+                 "mean": self.mean_ms, "min": self.min_ms}.get(name)
+        if value is None:
+            raise LatencyError(f"statistic {name!r} is not available for a {self.method} measurement")
+        return float(value)
 
 
 def litert_version() -> str:
@@ -89,11 +98,11 @@ def _cpu_model() -> str:
 
 
 def summarize(times_ms: np.ndarray | list[float]) -> dict[str, float]:
-    """median / p5 / p95 / mean / std / min / max of per-run timings (linear-interpolated percentiles)."""
+    """median / p5 / p10 / p95 / mean / std / min / max of per-run timings (linear-interpolated percentiles)."""
     t = np.asarray(times_ms, np.float64)
     if t.size == 0:
         raise LatencyError("no timed runs to summarise; use num_runs >= 1")
-    return {"median_ms": float(np.median(t)), "p5_ms": float(np.percentile(t, 5)),
+    return {"median_ms": float(np.median(t)), "p5_ms": float(np.percentile(t, 5)), "p10_ms": float(np.percentile(t, 10)),
             "p95_ms": float(np.percentile(t, 95)), "mean_ms": float(t.mean()),
             "std_ms": float(t.std(ddof=1)) if t.size > 1 else 0.0, "min_ms": float(t.min()), "max_ms": float(t.max())}
 
@@ -126,7 +135,8 @@ class CompiledRunner:
         options = Options(hardware_accelerators=HardwareAccelerator.CPU,
                           cpu_options=CpuOptions(num_threads=num_threads))
         if isinstance(model, (bytes, bytearray)):
-            self.model = CompiledModel.from_buffer(bytes(model), environment=_environment(), options=options)
+            self._data = bytes(model)  # LiteRT may read the flatbuffer in place: keep it alive with the model
+            self.model = CompiledModel.from_buffer(self._data, environment=_environment(), options=options)
         else:
             if not os.path.exists(model):
                 raise LatencyError(f"TFLite model {model!r} does not exist; export one first (binaries.export)")

@@ -1,0 +1,97 @@
+"""Single-path supernet: a fixed path equals its child network; sampling; path-only updates; BN recalibration."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tfnas  # noqa: F401
+import tensorflow as tf
+
+from tfnas import data as data_lib
+from tfnas.spaces import hurricane
+from tfnas.supernets.single_path import PathSGD, SinglePathSupernet, light_graph_optimization
+
+keras = tf.keras
+CONFIG = hurricane.HurricaneConfig(32, 0.25, input_channels=1, num_classes=10)
+SEARCHED = (1, 8, 17)  # one searchable layer in three stages keeps the graph (and the test) small
+CANDIDATES = [["mbconv_k3_e3", "shufflenet_k5_se", "sep_conv_3x3_hse"] if i in SEARCHED else ["mbconv_k3_e1"]
+              for i in range(20)]
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return data_lib.load_image_data("mnist_embedded", image_size=32)
+
+
+@pytest.fixture(scope="module")
+def trained(mnist):
+    """A supernet after a few SPOS steps, the paths it sampled, and the weights before training."""
+    tf.keras.utils.set_random_seed(0)
+    supernet = SinglePathSupernet(CONFIG, CANDIDATES, seed=7)
+    supernet.compile(optimizer=PathSGD(0.05).attach(supernet),
+                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = {id(v): v.numpy().copy() for v in supernet.trainable_variables}
+    stream = data_lib.train_stream(mnist, None, 32, seed=0, steps_per_epoch=4)
+    with light_graph_optimization():
+        supernet.fit(stream, epochs=1, steps_per_epoch=4, verbose=0)
+    paths = np.stack([supernet.sample_path(s).numpy() for s in range(4)])
+    return supernet, paths, before
+
+
+def test_fixed_path_equals_child_with_same_weights(trained, mnist):
+    supernet, _, _ = trained
+    x = data_lib.representative_images(mnist, 8)
+    for choice in range(3):
+        ops = [c[choice] if len(c) > 1 else c[0] for c in CANDIDATES]
+        child = supernet.export_child(ops)
+        path = supernet.path_for(ops)
+        np.testing.assert_allclose(supernet(x, training=False, path=path).numpy(), child(x, training=False).numpy(),
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_sampling_is_stateless_uniform_and_within_range(trained):
+    supernet, _, _ = trained
+    a, b = supernet.sample_path(5).numpy(), supernet.sample_path(5).numpy()
+    np.testing.assert_array_equal(a, b)
+    draws = np.stack([supernet.sample_path(s).numpy() for s in range(300)])
+    fixed = [i for i in range(20) if i not in SEARCHED]
+    assert (draws[:, fixed] == 0).all()
+    for i in SEARCHED:
+        counts = np.bincount(draws[:, i], minlength=3)
+        assert counts.min() > 60, counts  # ~100 each when uniform
+    other = SinglePathSupernet(CONFIG, CANDIDATES, seed=8)
+    assert not all(np.array_equal(supernet.sample_path(s).numpy(), other.sample_path(s).numpy()) for s in range(10))
+
+
+def test_training_updates_only_the_sampled_ops(trained):
+    supernet, paths, before = trained
+    assert int(supernet.step_counter.numpy()) == 4
+    for i in SEARCHED:
+        layer = supernet.choice_layers[i]
+        for j, op in enumerate(layer.candidates):
+            changed = any(not np.allclose(v.numpy(), before[id(v)]) for v in op.trainable_variables)
+            assert changed == bool((paths[:, i] == j).any()), (i, j, paths[:, i])
+    assert not np.allclose(supernet.stem.trainable_variables[0].numpy(), before[id(supernet.stem.trainable_variables[0])])
+
+
+def test_bn_recalibration_averages_batch_statistics(trained, mnist):
+    supernet, paths, _ = trained
+    path = paths[0]
+    batch = data_lib.representative_images(mnist, 256, seed=3)
+    halves = [batch[:128], batch[128:]]
+    stem_out = [supernet.stem.conv(h).numpy() for h in halves]
+    assert supernet.recalibrate_bn(path, halves) == 2
+    bn = supernet.stem.bn
+    np.testing.assert_allclose(bn.moving_mean.numpy(), np.mean([o.mean(axis=(0, 1, 2)) for o in stem_out], axis=0),
+                               rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(),
+                               np.mean([o.var(axis=(0, 1, 2)) for o in stem_out], axis=0), rtol=1e-3, atol=1e-5)
+    # With statistics of this very batch, inference mode reproduces training mode (batch statistics)
+    # up to the unbiased-variance correction, which matters only where few values feed a BN (1x1 maps).
+    assert supernet.recalibrate_bn(path, [batch]) == 1
+    inference = supernet(batch, training=False, path=path).numpy()
+    training = supernet(batch, training=True, path=path).numpy()
+    assert np.abs(inference - training).max() < 0.05 * np.abs(training).max()
+    assert (inference.argmax(1) == training.argmax(1)).mean() > 0.9
+    with pytest.raises(ValueError, match="at least one"):
+        supernet.recalibrate_bn(path, [])

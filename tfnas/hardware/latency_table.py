@@ -1,0 +1,559 @@
+"""Per-device operator latency tables for the HURRICANE space, and latency prediction from them.
+
+A table holds, for every searchable layer position of the space (its real input shape, stride and
+output channels) and every candidate op, the LiteRT latency of that op converted on its own to a
+one-op TFLite model, plus the fixed part of every network (stem, head, one invocation's overhead).
+Predicted latency of an architecture = fixed part + sum of its ops' entries.
+
+Why an entry is not one number "timed back to back" (the naive table of MEASURED.md, which missed
+whole networks by 20-40%): timed back to back, a one-op model finds its weights in the CPU's caches.
+Inside a network the other layers push their own weights and activations through the caches
+between two runs of that op, so how much of it is still cached depends on how many bytes the rest of
+*this* network touches, from a few MiB (fits in the last-level cache: the op runs warm) to hundreds
+(everything comes from DRAM). So every op is timed in the cache state it meets in a network: before
+each timed run, ``flush`` bytes of memory are read, for a ladder of flush sizes from 0 to a few times
+the last-level cache; the entry is the latency curve over that ladder. For an architecture, each op is
+read off its curve at the bytes the rest of that architecture touches per inference (weights and
+activations, recorded per op while measuring), and the curves are interpolated linearly. The empty
+model's latency (one invocation's overhead) is subtracted from every op and counted once.
+
+Timings use the minimum over interleaved rounds (all flush sizes in turn, ``num_runs`` rounds) by
+default: other processes on a shared machine only ever add time, and on an idle device the minimum
+and the median agree within a few percent. Median and 10th percentile are recorded too.
+
+Tables are JSON, carry the device identity (CPU model, cores, machine), thread count, LiteRT
+version and the space geometry (resolution, width multiplier, input channels, classes), are built
+incrementally (an interrupted build resumes), and refuse to be used for another geometry. Entries may
+also be plain numbers (no cache dependence), e.g. in tables made from a cost function.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tfnas.hardware import export, litert
+from tfnas.ops import mobile_ops
+from tfnas.spaces import hurricane
+
+keras = tf.keras
+
+TABLE_FORMAT = "tfnas-latency-table"
+TABLE_VERSION = 2
+STATISTICS = ("min", "p10", "median")
+FLUSH_LADDER = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # flush sizes in units of the last-level cache
+DEFAULT_LLC_BYTES = 8 * 2**20
+Entry = "float | list[float]"
+
+
+class LatencyTableError(ValueError):
+    """A device table that is missing, malformed, incomplete, or built for another geometry."""
+
+
+def _build_hint(config: hurricane.HurricaneConfig | None, path: str | None = None) -> str:
+    geometry = "" if config is None else (
+        f" --resolution={config.resolution} --width_multiplier={config.width_multiplier} "
+        f"--input_channels={config.input_channels} --num_classes={config.num_classes}")
+    return ("build one with: python -m binaries.profile_latency --build_table --space=hurricane"
+            f"{geometry} --output={path or '<table.json>'}")
+
+
+def last_level_cache_bytes() -> int:
+    """Size of the largest CPU cache (sysfs), or 8 MiB when the system does not say."""
+    best = 0
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for index in os.listdir(base):
+            try:
+                with open(os.path.join(base, index, "size")) as f:
+                    text = f.read().strip().upper()
+            except OSError:
+                continue
+            scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+            digits = text[:-1] if text[-1:] in "KMG" else text
+            if digits.isdigit():
+                best = max(best, int(digits) * scale)
+    except OSError:
+        pass
+    return best or DEFAULT_LLC_BYTES
+
+
+def _interp(entry: Any, flush_bytes: Sequence[int], rest_bytes: float) -> float:
+    if isinstance(entry, (int, float)):
+        return float(entry)
+    return float(np.interp(rest_bytes, flush_bytes, entry))
+
+
+@dataclasses.dataclass
+class LatencyTable:
+    """Measured op latencies (ms) per layer position of one space geometry on one device."""
+
+    config: hurricane.HurricaneConfig
+    num_threads: int
+    device: dict[str, Any]
+    litert_version: str
+    measurement: dict[str, Any]
+    invoke_overhead_ms: float = 0.0
+    fixed_ms: dict[str, Any] = dataclasses.field(default_factory=dict)  # "stem", "head" -> entry
+    entries: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # position key -> op -> entry
+    entry_stats: dict[str, dict[str, dict[str, Any]]] = dataclasses.field(default_factory=dict)  # every statistic
+    op_bytes: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)  # bytes an op touches per run
+    op_macs: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    space: str = hurricane.SPACE
+    created: str = ""
+
+    # --- geometry of the cache model ----------------------------------------------------------------
+    @property
+    def positions(self) -> list[hurricane.LayerPosition]:
+        return self.config.positions()
+
+    @property
+    def flush_bytes(self) -> list[int]:
+        return [int(b) for b in self.measurement.get("flush_bytes", [0])]
+
+    @property
+    def typical_rest_bytes(self) -> float:
+        """Bytes the rest of an average architecture touches: where single-number lookups read the curves."""
+        return float(self.measurement.get("typical_rest_bytes", 0.0))
+
+    def _fixed_bytes(self) -> int:
+        return sum(self.op_bytes.get("fixed", {}).values())
+
+    def footprint_bytes(self, ops: Sequence[str]) -> int:
+        """Bytes one inference of the architecture touches (weights and activations of every layer)."""
+        return self._fixed_bytes() + sum(self.op_bytes.get(p.key(), {}).get(op, 0)
+                                         for p, op in zip(self.positions, ops))
+
+    # --- lookups -----------------------------------------------------------------------------------
+    def _fixed_entry(self, name: str) -> Any:
+        if name not in self.fixed_ms:
+            raise LatencyTableError(f"table has no measurement of the {name}; rebuild it (it was interrupted)")
+        return self.fixed_ms[name]
+
+    @property
+    def fixed_overhead_ms(self) -> float:
+        """Stem + head + one invocation's overhead at the typical cache state."""
+        rest = self.typical_rest_bytes
+        return self.invoke_overhead_ms + sum(_interp(self._fixed_entry(n), self.flush_bytes, rest)
+                                             for n in ("stem", "head"))
+
+    def ops_at(self, layer: int) -> list[str]:
+        return sorted(self.entries.get(self.positions[layer].key(), {}))
+
+    def _entry(self, layer: int, op: str) -> Any:
+        if op not in hurricane.OPS:
+            raise LatencyTableError(f"unknown op {op!r} at layer {layer}; valid ops: {list(hurricane.OPS)}")
+        key = self.positions[layer].key()
+        try:
+            return self.entries[key][op]
+        except KeyError:
+            raise LatencyTableError(
+                f"the device table has no entry for op {op!r} at layer {layer} ({key}); rebuild the table with "
+                "that op (binaries.profile_latency --build_table measures every op unless --table_ops limits it)"
+            ) from None
+
+    def op_latency(self, layer: int, op: str, rest_bytes: float | None = None) -> float:
+        """Latency (ms) of ``op`` at ``layer`` when the rest of the network touches ``rest_bytes``
+        (default: as much as in an average architecture of the space)."""
+        rest = self.typical_rest_bytes if rest_bytes is None else rest_bytes
+        return _interp(self._entry(layer, op), self.flush_bytes, rest)
+
+    @property
+    def calibration_scale(self) -> float:
+        return float(self.measurement.get("calibration", {}).get("scale", 1.0))
+
+    def predict(self, ops: Sequence[str]) -> float:
+        """Predicted latency (ms) of the architecture with one op per searchable layer (calibrated)."""
+        return self.calibration_scale * self.predict_uncalibrated(ops)
+
+    def predict_uncalibrated(self, ops: Sequence[str]) -> float:
+        """Fixed part + sum of the ops read off their cache curves, before the table's calibration scale."""
+        if len(ops) != hurricane.NUM_LAYERS:
+            raise LatencyTableError(f"an architecture has {hurricane.NUM_LAYERS} ops, got {len(ops)}")
+        total_bytes = self.footprint_bytes(ops)
+        latency = self.invoke_overhead_ms
+        fixed_bytes = self.op_bytes.get("fixed", {})
+        for name in ("stem", "head"):
+            latency += _interp(self._fixed_entry(name), self.flush_bytes, total_bytes - fixed_bytes.get(name, 0))
+        for position, op in zip(self.positions, ops):
+            own = self.op_bytes.get(position.key(), {}).get(op, 0)
+            latency += self.op_latency(position.index, op, total_bytes - own)
+        return latency
+
+    def fastest(self, candidates: Sequence[Sequence[str]]) -> tuple[float, tuple[str, ...]]:
+        """The lowest predicted latency reachable with ``candidates`` per layer, and that architecture.
+
+        Layers are chosen by their typical-cache latency, then the exact prediction is refined by
+        coordinate descent (a lighter op elsewhere changes every op's cache state only slightly).
+        """
+        ops = [min(cands, key=lambda op, i=i: self.op_latency(i, op)) for i, cands in enumerate(candidates)]
+        best = self.predict(ops)
+        improved = True
+        while improved:
+            improved = False
+            for i, cands in enumerate(candidates):
+                for op in cands:
+                    trial = ops[:i] + [op] + ops[i + 1:]
+                    value = self.predict(trial)
+                    if value < best - 1e-12:
+                        ops, best, improved = trial, value, True
+        return best, tuple(ops)
+
+    def check_geometry(self, config: hurricane.HurricaneConfig, path: str = "device table") -> None:
+        """Refuse a table measured for another resolution / width / input channels / classes."""
+        mine, theirs = self.config, config
+        diffs = [f"{name} {getattr(mine, name)} (asked for {getattr(theirs, name)})"
+                 for name in ("resolution", "width_multiplier", "input_channels", "num_classes")
+                 if getattr(mine, name) != getattr(theirs, name)]
+        if diffs:
+            raise LatencyTableError(f"{path} was measured for another network geometry: {', '.join(diffs)}. "
+                                    f"Latencies do not transfer between geometries; {_build_hint(theirs)}")
+
+    def check_complete(self, candidates: Sequence[Sequence[str]] | None = None) -> None:
+        candidates = candidates or [hurricane.OPS] * hurricane.NUM_LAYERS
+        for i, ops in enumerate(candidates):
+            for op in ops:
+                self._entry(i, op)
+        self.fixed_overhead_ms  # noqa: B018  (raises when missing)
+
+    def macs(self, layer: int, op: str) -> int:
+        """MACs of ``op`` at ``layer`` (recorded while measuring; counted on the fly otherwise)."""
+        position = self.positions[layer]
+        recorded = self.op_macs.get(position.key(), {}).get(op)
+        if recorded is not None:
+            return recorded
+        value = mobile_ops.op_macs(op, position.in_shape, position.out_channels, position.stride)
+        self.op_macs.setdefault(position.key(), {})[op] = value
+        return value
+
+    @classmethod
+    def from_function(cls, config: hurricane.HurricaneConfig,
+                      latency_ms: Callable[[hurricane.LayerPosition, str], float], ops: Sequence[str] | None = None,
+                      fixed_ms: float = 0.0, device: dict[str, Any] | None = None, num_threads: int = 1,
+                      ) -> "LatencyTable":
+        """A table whose entries come from ``latency_ms(position, op)`` instead of measurements.
+
+        For analytical cost models, hand-edited what-if tables and tests; entries are plain numbers
+        (no cache dependence) and ``device`` says where they come from.
+        """
+        table = cls(config=config, num_threads=num_threads, device=device or {"cpu_model": "analytical"},
+                    litert_version="n/a", measurement={"method": "function", "statistic": "min", "flush_bytes": [0]},
+                    fixed_ms={"stem": fixed_ms / 2, "head": fixed_ms / 2})
+        for position in config.positions():
+            row = table.entries.setdefault(position.key(), {})
+            for op in ops or hurricane.OPS:
+                row[op] = float(latency_ms(position, op))
+        return table
+
+    # --- JSON -----------------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {"format": TABLE_FORMAT, "version": TABLE_VERSION, "space": self.space,
+                "space_version": hurricane.VERSION, "geometry": self.config.to_json(),
+                "num_threads": self.num_threads, "device": self.device, "litert_version": self.litert_version,
+                "measurement": self.measurement, "created": self.created,
+                "invoke_overhead_ms": self.invoke_overhead_ms, "fixed_ms": self.fixed_ms,
+                "layers": [{"index": p.index, "key": p.key(), "in_shape": list(p.in_shape),
+                            "out_channels": p.out_channels, "stride": p.stride} for p in self.positions],
+                "entries": self.entries, "entry_stats": self.entry_stats, "op_bytes": self.op_bytes,
+                "op_macs": self.op_macs}
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "device table") -> "LatencyTable":
+        if not isinstance(data, dict) or data.get("format") != TABLE_FORMAT:
+            raise LatencyTableError(f"{source} is not a tfnas latency table (no \"format\": \"{TABLE_FORMAT}\"); "
+                                    "pass a table written by binaries.profile_latency --build_table")
+        if int(data.get("version", -1)) != TABLE_VERSION:
+            raise LatencyTableError(f"{source} has table version {data.get('version')}; this tfnas reads "
+                                    f"{TABLE_VERSION}: rebuild it with binaries.profile_latency --build_table")
+        if data.get("space") != hurricane.SPACE:
+            raise LatencyTableError(f"{source} is a table for space {data.get('space')!r}, not {hurricane.SPACE!r}")
+        try:
+            table = cls(config=hurricane.HurricaneConfig(**data["geometry"]), num_threads=int(data["num_threads"]),
+                        device=dict(data["device"]), litert_version=str(data["litert_version"]),
+                        measurement=dict(data["measurement"]),
+                        invoke_overhead_ms=float(data.get("invoke_overhead_ms", 0.0)),
+                        fixed_ms={k: _entry_value(v) for k, v in data.get("fixed_ms", {}).items()},
+                        entries={k: {op: _entry_value(e) for op, e in v.items()}
+                                 for k, v in data.get("entries", {}).items()},
+                        entry_stats=dict(data.get("entry_stats", {})),
+                        op_bytes={k: {op: int(b) for op, b in v.items()} for k, v in data.get("op_bytes", {}).items()},
+                        op_macs={k: {op: int(b) for op, b in v.items()} for k, v in data.get("op_macs", {}).items()},
+                        created=str(data.get("created", "")))
+        except (KeyError, TypeError, ValueError) as e:
+            raise LatencyTableError(f"{source} is malformed ({type(e).__name__}: {e}); rebuild it with "
+                                    "binaries.profile_latency --build_table") from None
+        ladder = len(table.flush_bytes)
+        for key, ops in table.entries.items():
+            for op, entry in ops.items():
+                if op not in hurricane.OPS:
+                    raise LatencyTableError(f"{source}: entry {key} names op {op!r}, which is not in the vocabulary "
+                                            f"{list(hurricane.OPS)}")
+                if isinstance(entry, list) and len(entry) != ladder:
+                    raise LatencyTableError(f"{source}: entry {key}/{op} has {len(entry)} values for {ladder} flush "
+                                            "sizes; rebuild the table")
+        return table
+
+    def save(self, path: str) -> None:
+        """Atomic write (a crash mid-save never corrupts the table already on disk)."""
+        directory = os.path.dirname(os.path.abspath(path))
+        os.makedirs(directory, exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.to_json(), f)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str, config: hurricane.HurricaneConfig | None = None) -> "LatencyTable":
+        """Read a table (measured here or on another device); with ``config``, refuse another geometry."""
+        if not path or not os.path.exists(path):
+            raise LatencyTableError(f"device table {path!r} does not exist; {_build_hint(config, path)}")
+        with open(path) as f:
+            try:
+                data = json.load(f)
+            except json.JSONDecodeError as e:
+                raise LatencyTableError(f"device table {path} is not valid JSON ({e}); rebuild it") from None
+        table = cls.from_json(data, source=path)
+        if config is not None:
+            table.check_geometry(config, path)
+        return table
+
+
+def _entry_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [float(v) for v in value]
+    return float(value)
+
+
+# --- measuring ---------------------------------------------------------------------------------------------
+def op_model(position: hurricane.LayerPosition, op: str) -> keras.Model:
+    """A batch-1 model holding one candidate op at one layer position (its real input shape and stride)."""
+    inp = keras.Input(position.in_shape, batch_size=1)
+    return keras.Model(inp, mobile_ops.build_op(op, position.out_channels, position.stride)(inp))
+
+
+def stem_model(config: hurricane.HurricaneConfig) -> keras.Model:
+    inp = keras.Input((config.resolution, config.resolution, config.input_channels), batch_size=1)
+    return keras.Model(inp, hurricane.Stem(config.stem_channels)(inp))
+
+
+def head_model(config: hurricane.HurricaneConfig) -> keras.Model:
+    inp = keras.Input(config.positions()[-1].out_shape, batch_size=1)
+    return keras.Model(inp, hurricane.Head(config.head_channels, config.num_classes)(inp))
+
+
+def empty_model() -> keras.Model:
+    """The smallest model LiteRT will run: its latency is one invocation's fixed overhead."""
+    inp = keras.Input((1, 1, 8), batch_size=1)
+    return keras.Model(inp, keras.layers.ReLU()(inp))
+
+
+def touched_bytes(model: keras.Model) -> int:
+    """Bytes a one-op model touches per run: float32 weights, input, output and the largest inner tensor.
+
+    The inner tensor is approximated by the input expanded by the op's expansion ratio (the
+    inverted residual's hidden tensor), the working set XNNPACK keeps live inside the op.
+    """
+    layer = model.layers[-1]
+    weights = model.count_params() * 4
+    inp = int(np.prod(model.inputs[0].shape[1:])) * 4
+    out = int(np.prod(model.outputs[0].shape[1:])) * 4
+    expansion = mobile_ops.parse_op(layer.op).expansion if isinstance(layer, mobile_ops.MobileOp) else 1
+    return int(weights + inp + out + (inp * expansion if expansion > 1 else 0))
+
+
+class CacheFlusher:
+    """Reads ``num_bytes`` of memory, evicting what an op would find evicted inside a whole network."""
+
+    def __init__(self, max_bytes: int):
+        self._buffer = np.ones(max(1, int(max_bytes) // 8), np.float64)
+
+    def __call__(self, num_bytes: int) -> None:
+        if num_bytes > 0:
+            self._buffer[: max(1, int(num_bytes) // 8)].sum()
+
+
+def _statistic(times: np.ndarray, statistic: str) -> float:
+    if statistic == "median":
+        return float(np.median(times))
+    if statistic == "p10":
+        return float(np.percentile(times, 10))
+    if statistic == "min":
+        return float(times.min())
+    raise LatencyTableError(f"unknown latency statistic {statistic!r}; use one of {list(STATISTICS)}")
+
+
+def time_model(data: bytes, num_threads: int, num_runs: int, warmup_runs: int, flusher: CacheFlusher | None,
+               flush_bytes: Sequence[int] = (0,)) -> dict[str, list[float]]:
+    """Per flush size: min, p10 and median (ms) of ``num_runs`` timed runs, each after reading that many bytes.
+
+    Runs are interleaved (every flush size once per round), so anything else happening on the machine
+    affects all flush sizes alike.
+    """
+    runner = litert.CompiledRunner(data, num_threads)
+    times = np.empty((num_runs, len(flush_bytes)))
+    try:
+        runner.run(warmup_runs)
+        for r in range(num_runs):
+            for j, size in enumerate(flush_bytes):
+                if flusher is not None:
+                    flusher(size)
+                times[r, j] = runner.time_runs(1)[0]
+    finally:
+        runner.close()
+    return {name: [_statistic(times[:, j], name) for j in range(len(flush_bytes))] for name in STATISTICS}
+
+
+def typical_rest_bytes(table: LatencyTable, samples: int = 64, seed: int = 0) -> float:
+    """Mean bytes the rest of a random architecture touches around one op (for single-number lookups)."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(samples):
+        ops = [str(rng.choice(table.ops_at(i))) for i in range(hurricane.NUM_LAYERS)]
+        total = table.footprint_bytes(ops)
+        values += [total - table.op_bytes.get(p.key(), {}).get(op, 0) for p, op in zip(table.positions, ops)]
+    return float(np.mean(values)) if values else 0.0
+
+
+def build_table(config: hurricane.HurricaneConfig, path: str | None = None, ops: Sequence[str] | None = None,
+                num_threads: int = 1, num_runs: int = 30, warmup_runs: int = 5, statistic: str = "min",
+                flush_bytes: Sequence[int] | None = None, calibration_archs: int = 8,
+                log: Callable[[str], None] = print) -> LatencyTable:
+    """Measure (or finish measuring) the table of ``config`` on this device; save after every position.
+
+    ``flush_bytes`` is the ladder of cache states (default: 0 to 4x the last-level cache).
+    ``calibration_archs`` random whole networks (seed ``CALIBRATION_SEED``) are then measured and the
+    median ratio measured / predicted becomes the table's one calibration scale. With
+    ``path`` pointing at an existing table of the same geometry, thread count, statistic and device,
+    only missing entries are measured (an interrupted build resumes; a finished one is returned as
+    is). A table at ``path`` from another device or geometry is never mixed in: that is an error.
+    """
+    ops = tuple(ops or hurricane.OPS)
+    for op in ops:
+        mobile_ops.parse_op(op)
+    if statistic not in STATISTICS:
+        raise LatencyTableError(f"unknown latency statistic {statistic!r}; use one of {list(STATISTICS)}")
+    device = litert.device_identity()
+    table: LatencyTable | None = None
+    if path and os.path.exists(path):
+        table = LatencyTable.load(path, config)
+        mismatch = []
+        if table.device != device:
+            mismatch.append(f"it was measured on {table.device}, this is {device}")
+        if table.num_threads != num_threads:
+            mismatch.append(f"it used {table.num_threads} threads, not {num_threads}")
+        if table.measurement.get("statistic") != statistic:
+            mismatch.append(f"it records the {table.measurement.get('statistic')} latency, not the {statistic}")
+        if mismatch:
+            raise LatencyTableError(f"{path} already holds a table that cannot be extended here ({'; '.join(mismatch)}); "
+                                    "pass another --output (or delete that file to measure afresh)")
+        log(f"resuming latency table {path}")
+    if table is None:
+        llc = last_level_cache_bytes()
+        ladder = [int(f * llc) for f in FLUSH_LADDER] if flush_bytes is None else sorted({int(b) for b in flush_bytes})
+        table = LatencyTable(
+            config=config, num_threads=num_threads, device=device, litert_version=litert.litert_version(),
+            measurement={"method": "in_process", "scheme": "one-op models timed after reading flush_bytes of memory",
+                         "statistic": statistic, "num_runs": num_runs, "warmup_runs": warmup_runs,
+                         "flush_bytes": ladder, "last_level_cache_bytes": llc},
+            created=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    ladder = table.flush_bytes
+    flusher = CacheFlusher(max(ladder))
+    runs, warmups = table.measurement["num_runs"], table.measurement["warmup_runs"]
+
+    def measure(model: keras.Model) -> dict[str, list[float]]:
+        stats = time_model(export.convert(model), num_threads, runs, warmups, flusher, ladder)
+        overhead = table.measurement["invoke_overhead"]
+        return {name: [max(0.0, v - overhead[name]) for v in values] for name, values in stats.items()}
+
+    def save():
+        if path:
+            table.save(path)
+
+    if "invoke_overhead" not in table.measurement:
+        # The empty model is timed without flushing: its latency is pure call overhead.
+        stats = time_model(export.convert(empty_model()), num_threads, max(runs, 100), warmups, None, (0,))
+        table.measurement["invoke_overhead"] = {name: v[0] for name, v in stats.items()}
+        table.invoke_overhead_ms = table.measurement["invoke_overhead"][statistic]
+    fixed_bytes = table.op_bytes.setdefault("fixed", {})
+    for name, builder in (("stem", stem_model), ("head", head_model)):
+        if name not in table.fixed_ms:
+            model = builder(config)
+            fixed_bytes[name] = touched_bytes_fixed(model)
+            stats = measure(model)
+            table.fixed_ms[name] = stats[statistic]
+            table.entry_stats.setdefault("fixed", {})[name] = stats
+            log(f"{name}: {table.fixed_ms[name][0]:.4f} ms warm, {table.fixed_ms[name][-1]:.4f} ms cold")
+            save()
+    seen: set[str] = set()
+    for position in config.positions():
+        key = position.key()
+        if key in seen:
+            continue
+        seen.add(key)
+        row = table.entries.setdefault(key, {})
+        todo = [op for op in ops if op not in row]
+        for op in todo:
+            model = op_model(position, op)
+            table.op_bytes.setdefault(key, {})[op] = touched_bytes(model)
+            table.op_macs.setdefault(key, {})[op] = mobile_ops.layer_macs(model.layers[-1], position.in_shape)
+            stats = measure(model)
+            row[op] = stats[statistic]
+            table.entry_stats.setdefault(key, {})[op] = stats
+            keras.backend.clear_session()
+        if todo:
+            warm = {op: row[op][0] for op in row}
+            log(f"layer position {key}: measured {len(todo)} ops; warm fastest {min(warm, key=warm.get)} "
+                f"{min(warm.values()):.4f} ms, cold slowest {max(row, key=lambda o: row[o][-1])} "
+                f"{max(v[-1] for v in row.values()):.4f} ms")
+            save()
+    table.measurement["typical_rest_bytes"] = typical_rest_bytes(table)
+    if calibration_archs > 0 and "calibration" not in table.measurement and set(ops) == set(hurricane.OPS):
+        table.measurement["calibration"] = calibrate(table, calibration_archs, runs=max(runs, 50), log=log)
+    save()
+    return table
+
+
+CALIBRATION_SEED = 7919  # not the seed of benchmarks/latency_model.py: calibration and evaluation never share networks
+
+
+def calibrate(table: LatencyTable, num_archs: int, runs: int = 50, seed: int = CALIBRATION_SEED,
+              log: Callable[[str], None] = print) -> dict[str, Any]:
+    """One scale for the whole table: median of measured / predicted over random whole networks.
+
+    What is left after the cache model is a device-wide bias (one-op models pay a little differently
+    for memory than a network does, e.g. through prefetching across layer boundaries); a single
+    median ratio corrects it without bending the ranking of architectures.
+    """
+    rng = np.random.default_rng(seed)
+    statistic = table.measurement["statistic"]
+    ratios = []
+    for _ in range(num_archs):
+        genotype = hurricane.random_genotype(rng, table.config.resolution, table.config.width_multiplier,
+                                             [table.ops_at(i) for i in range(hurricane.NUM_LAYERS)])
+        measured = measure_architecture(genotype, table.config.num_classes, table.config.input_channels,
+                                        table.num_threads, num_runs=runs, warmup_runs=5)
+        keras.backend.clear_session()
+        ratios.append(measured.statistic(statistic) / table.predict_uncalibrated(genotype.ops))
+    scale = float(np.median(ratios))
+    log(f"calibration over {num_archs} networks: measured / predicted = {scale:.3f} "
+        f"(range {min(ratios):.3f}-{max(ratios):.3f})")
+    return {"scale": scale, "archs": num_archs, "seed": seed, "ratios": [float(r) for r in ratios]}
+
+
+def touched_bytes_fixed(model: keras.Model) -> int:
+    """Bytes the stem or head touches per run: float32 weights, input and output."""
+    return int(model.count_params() * 4 + 4 * (np.prod(model.inputs[0].shape[1:]) + np.prod(model.outputs[0].shape[1:])))
+
+
+def measure_architecture(genotype: hurricane.HurricaneGenotype, num_classes: int, input_channels: int,
+                         num_threads: int = 1, num_runs: int = 100, warmup_runs: int = 10,
+                         model: keras.Model | None = None) -> litert.LatencyMeasurement:
+    """Export the child network of ``genotype`` to TFLite and measure it with LiteRT (back-to-back runs)."""
+    model = model or hurricane.build_child(genotype, num_classes, input_channels)
+    return litert.measure_latency(export.convert(model), num_threads=num_threads, num_runs=num_runs,
+                                  warmup_runs=warmup_runs)

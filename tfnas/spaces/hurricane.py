@@ -1,0 +1,241 @@
+"""The HURRICANE layer-wise mobile space: stem, 20 searchable layers in 4 stages, head.
+
+Backbone (Zhang et al., HURRICANE): conv3x3 stride 2 with 16 channels -> 20 searchable layers in
+stages of [4, 4, 8, 4] layers with [64, 160, 320, 640] channels, the first layer of every stage
+strided -> conv1x1 with 1024 channels -> global average pool -> fully connected classifier. Every
+channel count (stem and head included) is multiplied by ``width_multiplier`` and rounded to a
+multiple of 8, and the input resolution is a parameter, so the same space runs at ImageNet size
+(224) and at 32x32 on a small CPU.
+
+A genotype is one op name (tfnas/ops/mobile_ops.py vocabulary) per searchable layer, plus the
+resolution and width it was searched for: ``{"space": "hurricane", "version": 1, "resolution": 32,
+"width_multiplier": 0.25, "ops": [20 names]}``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tfnas.ops import mobile_ops
+from tfnas.search.api import CategoricalSpace, Choice, Constraint
+from tfnas.spaces.base import GenotypeError, register_genotype
+
+keras = tf.keras
+
+SPACE = "hurricane"
+VERSION = 1
+STAGE_LAYERS: tuple[int, ...] = (4, 4, 8, 4)
+STAGE_CHANNELS: tuple[int, ...] = (64, 160, 320, 640)
+STEM_CHANNELS = 16
+HEAD_CHANNELS = 1024
+NUM_LAYERS = sum(STAGE_LAYERS)
+OPS = mobile_ops.OPS
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerPosition:
+    """Where a searchable layer sits: its input shape (H, W, C), output channels and stride."""
+
+    index: int
+    stage: int
+    in_shape: tuple[int, int, int]
+    out_channels: int
+    stride: int
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, _ = self.in_shape
+        return (-(-h // self.stride), -(-w // self.stride), self.out_channels)
+
+    def key(self) -> str:
+        """Identifies the op's workload: layers with equal keys cost the same on a device."""
+        h, w, c = self.in_shape
+        return f"{h}x{w}x{c}-{self.out_channels}-s{self.stride}"
+
+
+@dataclasses.dataclass(frozen=True)
+class HurricaneConfig:
+    """The geometry of the space: input resolution, width multiplier, input channels, classes."""
+
+    resolution: int = 224
+    width_multiplier: float = 1.0
+    input_channels: int = 3
+    num_classes: int = 1000
+
+    def __post_init__(self):
+        if self.resolution < 32 or self.resolution % 32:
+            raise ValueError(f"resolution must be a multiple of 32 (the backbone strides by 32), got {self.resolution}")
+        if not 0.0 < self.width_multiplier <= 4.0:
+            raise ValueError(f"width_multiplier must be in (0, 4], got {self.width_multiplier}")
+        if self.input_channels < 1 or self.num_classes < 2:
+            raise ValueError(f"need input_channels >= 1 and num_classes >= 2, got {self.input_channels}, {self.num_classes}")
+
+    def channels(self, base: int) -> int:
+        return mobile_ops.make_divisible(base * self.width_multiplier, 8)
+
+    @property
+    def stem_channels(self) -> int:
+        return self.channels(STEM_CHANNELS)
+
+    @property
+    def head_channels(self) -> int:
+        return self.channels(HEAD_CHANNELS)
+
+    def positions(self) -> list[LayerPosition]:
+        """The 20 searchable layers' positions in order."""
+        out: list[LayerPosition] = []
+        size = -(-self.resolution // 2)
+        channels = self.stem_channels
+        index = 0
+        for stage, (count, base) in enumerate(zip(STAGE_LAYERS, STAGE_CHANNELS)):
+            width = self.channels(base)
+            for i in range(count):
+                stride = 2 if i == 0 else 1
+                out.append(LayerPosition(index, stage, (size, size, channels), width, stride))
+                size, channels = -(-size // stride), width
+                index += 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class HurricaneGenotype:
+    """One op per searchable layer, with the resolution and width multiplier it was searched at."""
+
+    ops: tuple[str, ...]
+    resolution: int = 224
+    width_multiplier: float = 1.0
+    SPACE: ClassVar[str] = SPACE
+    VERSION: ClassVar[int] = VERSION
+
+    def __post_init__(self):
+        ops = tuple(self.ops)
+        object.__setattr__(self, "ops", ops)
+        if len(ops) != NUM_LAYERS:
+            raise GenotypeError(f"a HURRICANE genotype has {NUM_LAYERS} ops (one per searchable layer), got {len(ops)}")
+        for i, op in enumerate(ops):
+            if op not in OPS:
+                raise GenotypeError(f"layer {i}: unknown op {op!r}; valid ops: {list(OPS)}")
+
+    def config(self, input_channels: int = 3, num_classes: int = 1000) -> HurricaneConfig:
+        return HurricaneConfig(self.resolution, self.width_multiplier, input_channels, num_classes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"space": SPACE, "version": VERSION, "resolution": self.resolution,
+                "width_multiplier": self.width_multiplier, "ops": list(self.ops)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "HurricaneGenotype":
+        if int(data.get("version", VERSION)) != VERSION:
+            raise GenotypeError(f"unsupported hurricane genotype version {data.get('version')}; this tfnas reads {VERSION}")
+        return cls(tuple(data["ops"]), int(data["resolution"]), float(data["width_multiplier"]))
+
+    def __str__(self) -> str:
+        return f"hurricane@{self.resolution}px x{self.width_multiplier}: " + " ".join(self.ops)
+
+
+register_genotype(SPACE, HurricaneGenotype.from_json)
+
+
+# --- networks -------------------------------------------------------------------------------------
+def _bn(name: str) -> keras.layers.BatchNormalization:
+    return keras.layers.BatchNormalization(momentum=mobile_ops.BN_MOMENTUM, epsilon=mobile_ops.BN_EPSILON, name=name)
+
+
+class Stem(keras.layers.Layer):
+    """conv3x3 stride 2 -> BN -> ReLU."""
+
+    def __init__(self, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+        self.conv = keras.layers.Conv2D(channels, 3, 2, padding="same", use_bias=False, name="conv")
+        self.bn = _bn("bn")
+
+    def call(self, x, training=None):
+        return tf.nn.relu(self.bn(self.conv(x), training=training))
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels}
+
+
+class Head(keras.layers.Layer):
+    """conv1x1 -> BN -> ReLU -> global average pool -> dropout -> fully connected logits."""
+
+    def __init__(self, channels: int, num_classes: int, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.channels, self.num_classes, self.dropout_rate = channels, num_classes, dropout
+        self.conv = keras.layers.Conv2D(channels, 1, use_bias=False, name="conv")
+        self.bn = _bn("bn")
+        self.dropout = keras.layers.Dropout(dropout)
+        self.fc = keras.layers.Dense(num_classes, name="fc")
+
+    def call(self, x, training=None):
+        x = tf.nn.relu(self.bn(self.conv(x), training=training))
+        x = tf.reduce_mean(x, axis=[1, 2])
+        return self.fc(self.dropout(x, training=training))
+
+    def get_config(self):
+        return {**super().get_config(), "channels": self.channels, "num_classes": self.num_classes,
+                "dropout": self.dropout_rate}
+
+
+for _cls in (Stem, Head):
+    keras.utils.register_keras_serializable(package="tfnas")(_cls)
+
+
+def layer_name(index: int) -> str:
+    return f"layer_{index:02d}"
+
+
+def build_child(genotype: HurricaneGenotype, num_classes: int, input_channels: int = 3, dropout: float = 0.0,
+                layers: Sequence[int] | None = None) -> keras.Model:
+    """The child network of ``genotype`` as a functional Keras model (single logits output).
+
+    ``layers`` restricts the searchable layers that are built (all by default); it is only
+    meant for measuring pieces of the network (latency tables), never for training.
+    """
+    config = genotype.config(input_channels, num_classes)
+    inp = keras.Input((config.resolution, config.resolution, input_channels), name="image")
+    x = Stem(config.stem_channels, name="stem")(inp)
+    for pos, op in zip(config.positions(), genotype.ops):
+        if layers is None or pos.index in layers:
+            x = mobile_ops.build_op(op, pos.out_channels, pos.stride, name=layer_name(pos.index))(x)
+    out = Head(config.head_channels, num_classes, dropout, name="head")(x)
+    return keras.Model(inp, out, name="hurricane_child")
+
+
+# --- the space as categorical choices --------------------------------------------------------------
+def choice_name(index: int) -> str:
+    return layer_name(index)
+
+
+def categorical_space(candidates: Sequence[Sequence[str]] | None = None,
+                      constraints: Sequence[Constraint] = ()) -> CategoricalSpace:
+    """One choice per searchable layer over its candidate ops (the full vocabulary by default)."""
+    if candidates is None:
+        candidates = [OPS] * NUM_LAYERS
+    if len(candidates) != NUM_LAYERS:
+        raise ValueError(f"need candidate ops for {NUM_LAYERS} layers, got {len(candidates)}")
+    for i, ops in enumerate(candidates):
+        for op in ops:
+            mobile_ops.parse_op(op)
+    return CategoricalSpace([Choice(choice_name(i), tuple(ops)) for i, ops in enumerate(candidates)], constraints)
+
+
+def arch_to_genotype(arch: dict[str, str], resolution: int, width_multiplier: float) -> HurricaneGenotype:
+    return HurricaneGenotype(tuple(arch[choice_name(i)] for i in range(NUM_LAYERS)), resolution, width_multiplier)
+
+
+def genotype_to_arch(genotype: HurricaneGenotype) -> dict[str, str]:
+    return {choice_name(i): op for i, op in enumerate(genotype.ops)}
+
+
+def random_genotype(rng: np.random.Generator, resolution: int, width_multiplier: float,
+                    candidates: Sequence[Sequence[str]] | None = None) -> HurricaneGenotype:
+    candidates = candidates or [OPS] * NUM_LAYERS
+    return HurricaneGenotype(tuple(c[int(rng.integers(len(c)))] for c in candidates), resolution, width_multiplier)
