@@ -119,10 +119,10 @@ class MixedCell(keras.layers.Layer):
                                 self.pool_norms[key] = AffineFreeBatchNorm(name=f"bn_{key}")
         # One affine-free BN per source state when the ops read BN(state): without affine
         # parameters every op and edge reading that state would compute the same tensor.
-        self.input_norms: dict[int, AffineFreeBatchNorm] = {}
+        self.input_norms: dict[str, AffineFreeBatchNorm] = {}  # keyed "s<index>": checkpoints need str keys
         if input_transform == "batch_norm":
             for s in range(num_inputs + num_nodes - 1):
-                self.input_norms[s] = AffineFreeBatchNorm(name=f"bn_input{s}")
+                self.input_norms[f"s{s}"] = AffineFreeBatchNorm(name=f"bn_input{s}")
 
     def _stride(self, source: int) -> int:
         return 2 if self.reduction and source < self.num_inputs else 1
@@ -178,7 +178,7 @@ class MixedCell(keras.layers.Layer):
                 if self.input_transform == "relu":
                     relu_cache[s] = tf.nn.relu(states[s])
                 elif self.input_transform == "batch_norm":
-                    relu_cache[s] = self.input_norms[s](states[s], training=training)
+                    relu_cache[s] = self.input_norms[f"s{s}"](states[s], training=training)
                 else:
                     relu_cache[s] = states[s]
             return relu_cache[s]
