@@ -113,9 +113,10 @@ def _build(genotype: darts_space.DartsGenotype, num_classes: int, input_shape, i
         raise ValueError(f"a DARTS-style network needs at least 3 cells, got layers={layers}")
     if stem == "auto":
         stem = "imagenet" if input_shape[0] >= 128 else "cifar"
-    drop = None
-    if drop_path_rate is not None:
-        drop = DropPath(drop_path_rate, generator or tf.random.Generator.from_seed(0), name="drop_path")
+    # Always present (rate 0 when not scheduled) so that the trained network and the one rebuilt for
+    # evaluation/export have the same layers and their weights line up; inactive at inference.
+    rate = drop_path_rate if drop_path_rate is not None else tf.Variable(0.0, trainable=False, name="drop_path_rate")
+    drop = DropPath(rate, generator or tf.random.Generator.from_seed(0), name="drop_path")
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     c = init_channels
     s0, s1, reduction_prev = _stem(inputs, c, stem)
@@ -137,7 +138,7 @@ def _build(genotype: darts_space.DartsGenotype, num_classes: int, input_shape, i
                 stride = 2 if reduction and index < darts_space.NUM_INPUTS else 1
                 h = op_factory(op, c, stride, states[index].shape[1:], config, f"cell{i}_node{node}_{op}_from{index}")(
                     states[index])
-                if drop is not None and not (op == "skip_connect" and stride == 1):
+                if not (op == "skip_connect" and stride == 1):
                     h = drop(h)
                 total.append(h)
             states.append(keras.layers.Add(name=f"cell{i}_node{node}")(total))
