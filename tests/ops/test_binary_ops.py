@@ -39,16 +39,27 @@ def _check_binary_forward(op_model: keras.Model, x: np.ndarray) -> int:
             scale = np.abs(q_w).max(axis=(0, 1, 2), keepdims=True)
         assert np.all(scale > 0)
         np.testing.assert_array_equal(np.abs(q_w / scale), 1.0, err_msg=f"{layer.name}: kernel not +-alpha per channel")
-        # the layer computes exactly conv(quantized input, quantized kernel)
+        # the layer computes exactly conv(quantized input padded with +1, quantized kernel)
         strides = layer.strides[0]
         dilation = layer.dilation_rate[0]
+        assert layer.pad_values == 1.0  # +1 is a binary value; zero padding is not (binary_ops docstring)
+        padded = _pad_same(q_in, q_w.shape[0], strides, dilation, 1.0)
         if isinstance(layer, lq.layers.QuantDepthwiseConv2D):
-            want = tf.nn.depthwise_conv2d(q_in, q_w, [1, strides, strides, 1], "SAME", dilations=[dilation, dilation])
+            want = tf.nn.depthwise_conv2d(padded, q_w, [1, strides, strides, 1], "VALID", dilations=[dilation, dilation])
         else:
-            want = tf.nn.conv2d(q_in, q_w, strides, "SAME", dilations=dilation)
+            want = tf.nn.conv2d(padded, q_w, strides, "VALID", dilations=dilation)
         np.testing.assert_allclose(layer_out.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
         checked += 1
     return checked
+
+
+def _pad_same(x: np.ndarray, k: int, stride: int, dilation: int, value: float) -> np.ndarray:
+    extent = (k - 1) * dilation + 1
+    pads = []
+    for size in x.shape[1:3]:
+        total = max((-(-size // stride) - 1) * stride + extent - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=value)
 
 
 CONFIG = BinaryOpConfig(groups=2, shuffle_groups=4, affine=True)

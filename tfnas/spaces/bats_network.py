@@ -156,15 +156,21 @@ def build_bats_network(genotype: bats_space.BatsGenotype, num_classes: int, inpu
                        layers: int = 20, auxiliary: bool = False, stem: str = "auto", drop_path_rate=None,
                        generator=None, groups: int | None = None, shuffle_groups: int = 4,
                        binarization: Binarization | None = None, binary_preprocess: bool = True,
-                       binary_downsample: bool = False, lce_compatible: bool = True) -> keras.Model:
-    """The binary network of a BATS genotype; outputs logits, or [logits, aux_logits] with ``auxiliary``."""
+                       binary_downsample: bool = False, lce_compatible: bool = True,
+                       fast_grouped_conv: bool = False) -> keras.Model:
+    """The binary network of a BATS genotype; outputs logits, or [logits, aux_logits] with ``auxiliary``.
+
+    ``binarization`` (training schedules) and ``fast_grouped_conv`` (fast grouped convs for training,
+    binary_ops.GroupedQuantConv2D) are for training; a network for evaluation or export leaves them unset.
+    """
     if not isinstance(genotype, bats_space.BatsGenotype):
         raise UserInputError(f"build_bats_network needs a BATS genotype (space 'bats'), got space {genotype.SPACE!r}")
     g = lce_groups(init_channels, groups, lce_compatible)
     if init_channels % shuffle_groups:
         raise BinaryWidthError(f"--shuffle_groups={shuffle_groups} must divide --init_channels={init_channels}")
     config = BinaryOpConfig(groups=g, shuffle_groups=shuffle_groups, affine=True, binarization=binarization,
-                            binary_preprocess=binary_preprocess, binary_downsample=binary_downsample)
+                            binary_preprocess=binary_preprocess, binary_downsample=binary_downsample,
+                            fast_grouped_conv=fast_grouped_conv)
     return _build(genotype, num_classes, input_shape, init_channels, layers, auxiliary, stem, drop_path_rate,
                   generator, config, binary_ops.bats_op, binary_ops.bats_preprocess, None, "bats")
 
@@ -188,6 +194,7 @@ def _bats_builder(genotype, num_classes, input_shape, *, layers, init_channels, 
 
 def _binary_darts_builder(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary=False,
                           drop_path_rate=None, generator=None, stem="auto", binarization=None, **unused):
+    # grouped convs only exist in the BATS network, so fast_grouped_conv is ignored here
     return build_binary_darts_network(genotype, num_classes, input_shape, init_channels, layers, auxiliary, stem,
                                       drop_path_rate, generator, binarization)
 

@@ -13,6 +13,8 @@ raw state (``input_transform="identity"``). The identity shortcut of stride-1 BA
 
 The quantizers follow a :class:`tfnas.ops.binary_ops.Binarization`: fixed 0/1 fractions give
 plain real or binary graphs; tf.Variable fractions blend them for progressive binarisation.
+Binary convolutions pad their +-1 inputs with +1 as the child network's Larq layers do
+(binary_ops.BINARY_PAD_VALUE); with a blend the pad value is blended too (f * 1 + (1 - f) * 0).
 tests/supernets/test_bats_supernet.py checks every op against the per-edge Larq layers.
 """
 from __future__ import annotations
@@ -21,8 +23,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from tfnas.ops.binary_ops import PRELU_INIT, Binarization, binary_kernel, channel_shuffle, sign
-from tfnas.ops.conv_utils import depthwise_conv
+from tfnas.ops.binary_ops import BINARY_PAD_VALUE, PRELU_INIT, Binarization, binary_kernel, channel_shuffle, sign
 from tfnas.supernets.batched_ops import BatchedOp, KernelSpec
 from tfnas.supernets.grouped_conv import grouped_conv2d, native_grouped_conv_trainable
 
@@ -52,21 +53,49 @@ def prelu(x: tf.Tensor, slopes: tf.Tensor) -> tf.Tensor:
     return tf.nn.relu(x) + slopes * tf.minimum(x, 0.0)
 
 
-def grouped_conv(x: tf.Tensor, kernel: tf.Tensor, stride: int = 1, dilation: int = 1) -> tf.Tensor:
-    """SAME convolution with groups = depth(x) / kernel input depth, any stride or dilation.
+def pad_value(binarization: Binarization):
+    """The value binary convolutions pad with: +1 for binary inputs, 0 for real ones, blended between."""
+    f = binarization.activations
+    return BINARY_PAD_VALUE * f if isinstance(f, (int, float)) else BINARY_PAD_VALUE * tf.cast(f, tf.float32)
+
+
+def same_pad(x: tf.Tensor, kernel_size: int, stride: int, dilation: int, value) -> tf.Tensor:
+    """Pad as TF/Keras SAME padding does (the extra row/column after), with ``value``."""
+    pads = []
+    extent = (kernel_size - 1) * dilation + 1
+    for size in (x.shape[1], x.shape[2]):
+        out = -(-size // stride)
+        total = max((out - 1) * stride + extent - size, 0)
+        pads.append([total // 2, total - total // 2])
+    if not any(p for pair in pads for p in pair):
+        return x
+    return tf.pad(x, [[0, 0], *pads, [0, 0]], constant_values=value)
+
+
+def grouped_conv(x: tf.Tensor, kernel: tf.Tensor, stride: int = 1, dilation: int = 1, pad=0.0) -> tf.Tensor:
+    """SAME convolution, padded with ``pad``, with groups = depth(x) / kernel input depth.
 
     A strided dilated convolution is computed at stride 1 and subsampled, as the child
     network's binary_ops.Subsample does (Keras and TFLite refuse stride and dilation together).
     """
     if dilation > 1 and stride > 1:
-        return grouped_conv(x, kernel, 1, dilation)[:, ::stride, ::stride, :]
+        return grouped_conv(x, kernel, 1, dilation, pad)[:, ::stride, ::stride, :]
     groups = x.shape[-1] // kernel.shape[2]
+    x = same_pad(x, kernel.shape[0], stride, dilation, pad)
     if dilation == 1:
-        return grouped_conv2d(x, kernel, groups, stride)
+        return grouped_conv2d(x, kernel, groups, stride, "VALID")
     if groups == 1 or native_grouped_conv_trainable():
-        return tf.nn.conv2d(x, kernel, stride, "SAME", dilations=dilation)
+        return tf.nn.conv2d(x, kernel, stride, "VALID", dilations=dilation)
     xs, ks = tf.split(x, groups, axis=-1), tf.split(kernel, groups, axis=-1)
-    return tf.concat([tf.nn.conv2d(a, b, stride, "SAME", dilations=dilation) for a, b in zip(xs, ks)], -1)
+    return tf.concat([tf.nn.conv2d(a, b, stride, "VALID", dilations=dilation) for a, b in zip(xs, ks)], -1)
+
+
+def depthwise(x: tf.Tensor, kernel: tf.Tensor, stride: int, dilation: int, pad) -> tf.Tensor:
+    """SAME depthwise convolution padded with ``pad`` (strided + dilated: stride 1, then subsampled)."""
+    if dilation > 1 and stride > 1:
+        return depthwise(x, kernel, 1, dilation, pad)[:, ::stride, ::stride, :]
+    x = same_pad(x, kernel.shape[0], stride, dilation, pad)
+    return tf.nn.depthwise_conv2d(x, kernel, [1, stride, stride, 1], "VALID", dilations=[dilation, dilation])
 
 
 def _offset_halves(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -93,7 +122,8 @@ def bats_conv_ops(binarization: Binarization, groups: int, shuffle_groups: int) 
 
     def op(kernel_size: int, dilation: int) -> BatchedOp:
         def compute(x, k, stride, edges, bn, training):
-            y = grouped_conv(quantize_input(binarization, x), quantize_kernel(binarization, k["conv"]), stride, dilation)
+            y = grouped_conv(quantize_input(binarization, x), quantize_kernel(binarization, k["conv"]), stride, dilation,
+                             pad_value(binarization))
             return channel_shuffle(prelu(y, k["prelu"]), shuffle_groups, blocks=edges)
 
         return BatchedOp((KernelSpec("conv", "pointwise", kernel_size, in_fraction=1.0 / groups, clip=WEIGHT_CLIP),
@@ -129,12 +159,8 @@ def naive_conv_ops(binarization: Binarization) -> dict[str, BatchedOp]:
     """DARTS' sep_conv / dil_conv with every conv binary (sign in place of each ReLU)."""
 
     def stage(x, dw, pw, stride, dilation, edges):
-        y = quantize_input(binarization, x)
-        dwq = quantize_kernel(binarization, dw, depthwise=True)
-        if dilation > 1 and stride > 1:
-            y = depthwise_conv(y, dwq, 1, dilation)[:, ::stride, ::stride, :]
-        else:
-            y = depthwise_conv(y, dwq, stride, dilation)
+        y = depthwise(quantize_input(binarization, x), quantize_kernel(binarization, dw, depthwise=True), stride,
+                      dilation, pad_value(binarization))
         return grouped_conv2d(quantize_input(binarization, y), quantize_kernel(binarization, pw), edges)
 
     def sep(kernel_size: int) -> BatchedOp:

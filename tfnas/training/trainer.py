@@ -195,7 +195,7 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
 
             binarization = binary_recipe.training_binarization()
             stage1 = binary_recipe.stage1_epochs(config.epochs, config.binary_stage1_epochs)
-            options.update(binary=True, binarization=binarization, **config.network_options)
+            options.update(binary=True, binarization=binarization, fast_grouped_conv=True, **config.network_options)
             binary_callbacks = [binary_recipe.BinaryStageSchedule(binarization.weights, stage1)]
             schedule = binary_recipe.StagedCosineDecay(config.learning_rate, config.min_learning_rate, config.epochs,
                                                        stage1, steps)
