@@ -75,11 +75,14 @@ def lce_groups(channels: int, requested: int | None = None, lce_compatible: bool
         "or --lce_compatible=false")
 
 
-def _stem(inputs: tf.Tensor, c: int, stem: str):
-    """CIFAR: conv3x3 (3C) -> BN -> ReLU. ImageNet: DARTS' three stride-2 real convs (8x down)."""
+def _stem(inputs: tf.Tensor, c: int, stem: str, relu: bool):
+    """CIFAR: conv3x3 (3C) -> BN (-> ReLU: the BATS library's stem; DARTS' has none, and the naive
+    network needs none: its cells start with sign, and sign(ReLU(x)) is +1 everywhere).
+    ImageNet: DARTS' three stride-2 real convs (8x down)."""
     if stem == "cifar":
-        x = real_conv(3 * c, 3, "stem_conv")(inputs)
-        x = keras.layers.ReLU(name="stem_relu")(batch_norm(True, name="stem_bn")(x))
+        x = batch_norm(True, name="stem_bn")(real_conv(3 * c, 3, "stem_conv")(inputs))
+        if relu:
+            x = keras.layers.ReLU(name="stem_relu")(x)
         return x, x, False
     x = real_conv(c // 2, 3, "stem0_conv1", strides=2)(inputs)
     x = keras.layers.ReLU(name="stem0_relu")(batch_norm(True, name="stem0_bn1")(x))
@@ -119,7 +122,7 @@ def _build(genotype: darts_space.DartsGenotype, num_classes: int, input_shape, i
     drop = DropPath(rate, generator or tf.random.Generator.from_seed(0), name="drop_path")
     inputs = keras.Input(shape=tuple(input_shape), name="image")
     c = init_channels
-    s0, s1, reduction_prev = _stem(inputs, c, stem)
+    s0, s1, reduction_prev = _stem(inputs, c, stem, relu=op_factory is binary_ops.bats_op)
     aux_logits = None
     for i in range(layers):
         reduction = i in (layers // 3, 2 * layers // 3)
