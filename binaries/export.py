@@ -1,9 +1,11 @@
-"""Export a trained model directory to TFLite (float32) or full-integer int8 TFLite.
+"""Export a trained model directory to TFLite (float32), full-integer int8 TFLite, or LCE (binary).
 
     python -m binaries.export --model=runs/train --format=int8 --output=runs/train/model_int8.tflite
+    python -m binaries.export --model=runs/bats_train/model --format=lce     # binary networks
 
 Prints (and returns) the facts of the written file as JSON: path, size, format, input/output
-tensors with their quantization parameters.
+tensors with their quantization parameters; for lce also binary and real MACs (BOPs), LCE
+operator counts and Larq's model summary (printed as a table first).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from absl import app
 from flags import export as export_flags
 from flags import output_file
 from tfnas.hardware import export as export_lib
+from tfnas.hardware import lce  # noqa: F401  (registers --format=lce)
 
 
 def _load_trained_model(model_dir: str):
@@ -83,6 +86,9 @@ def main(argv: list[str]) -> None:
                                  export_flags.NUM_CALIBRATION_IMAGES.value)
     except export_lib.ExportError as e:
         sys.exit(f"export: {e}")
+    summary = facts.pop("larq_summary", None)
+    if summary:
+        print(summary)
     print(json.dumps(facts, indent=2))
 
 

@@ -8,8 +8,9 @@ from flags import output_file  # noqa: F401  (--output)
 MODEL = flags.DEFINE_string(
     "model", None, "Trained model directory written by binaries.train (holds the model and its config.json).")
 FORMAT = flags.DEFINE_string(
-    "format", "tflite", "Export format: tflite (float32) or int8 (full-integer post-training quantization, "
-    "calibrated on --num_calibration_images training images).")
+    "format", "tflite", "Export format: tflite (float32), int8 (full-integer post-training quantization, "
+    "calibrated on --num_calibration_images training images) or lce (Larq Compute Engine, for binary networks "
+    "trained with binaries.train --binary: binary convolutions become LceBconv2d ops).")
 REPRESENTATIVE_DATASET = flags.DEFINE_string(
     "representative_dataset", None, "Dataset whose training images calibrate int8 export (default: the dataset the "
     "model was trained on, from <model>/config.json).")

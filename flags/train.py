@@ -21,3 +21,21 @@ LABEL_SMOOTHING = flags.DEFINE_float("label_smoothing", 0.0, "Label smoothing (D
 WARMUP_EPOCHS = flags.DEFINE_integer("warmup_epochs", 0, "Linear learning-rate warm-up epochs before the cosine.")
 STEM = flags.DEFINE_enum("stem", "auto", ["auto", "cifar", "imagenet"],
                          "DARTS network stem: cifar (one conv), imagenet (three stride-2 convs); auto picks by input size.")
+
+# Binary networks (BATS, naive binary DARTS) and distillation.
+from flags import binary_network  # noqa: E402,F401  (--groups, --shuffle_groups, --binary_preprocess, --binary_downsample)
+from flags import distillation  # noqa: E402,F401  (--kd_weight, --kd_temperature, --teacher)
+
+BINARY = flags.DEFINE_bool(
+    "binary", False, "Train the genotype's binary network (Larq; BATS genotypes, or a DARTS genotype as naive binary "
+    "DARTS) with the two-stage binary recipe: binary activations and real weights for --binary_stage1_epochs, then "
+    "fully binary. Flags left unset take the binary recipe's values: --optimizer=adam --learning_rate=0.001 "
+    "--weight_decay=0.")
+BINARY_STAGE1_EPOCHS = flags.DEFINE_integer(
+    "binary_stage1_epochs", -1, "With --binary: epochs of stage 1 (real weights); -1 = half of --epochs, 0 = binary "
+    "weights from the start. Each stage anneals its own cosine learning rate.")
+OPTIMIZER = flags.DEFINE_enum("optimizer", "sgd", ["sgd", "adam"],
+                              "Weight optimizer: sgd with --momentum (DARTS recipe) or adam (binary recipe).")
+LCE_COMPATIBLE = flags.DEFINE_bool(
+    "lce_compatible", True, "With --binary (BATS): insist on widths/groups whose grouped binary convs convert to LCE "
+    "binary ops (a multiple of 32 input channels per group), failing with a fix otherwise; false allows any.")

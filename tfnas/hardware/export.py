@@ -23,6 +23,8 @@ class ExportError(ValueError):
 
 
 Converter = Callable[[keras.Model, "np.ndarray | None"], bytes]
+TensorDetails = Callable[[bytes], "tuple[list[dict[str, Any]], list[dict[str, Any]]]"]
+Report = Callable[[keras.Model, bytes], "dict[str, Any]"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +35,11 @@ class ExportFormat:
     convert: Converter
     needs_representative_data: bool = False
     description: str = ""
+    details: TensorDetails | None = None
+    """Input/output tensors of a converted flatbuffer (default: LiteRT's interpreter; formats with
+    custom ops, such as LCE's, bring their own)."""
+    report: Report | None = None
+    """Extra facts about the export (e.g. binary MACs, operator counts) merged into the result."""
 
 
 FORMATS: dict[str, ExportFormat] = {}
@@ -135,8 +142,12 @@ def export_tflite(model: keras.Model, path: str, fmt: str = "tflite",
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
-    inputs, outputs = tensor_details(data)
-    return {"path": path, "size_bytes": len(data), "format": fmt, "inputs": inputs, "outputs": outputs}
+    spec = FORMATS[fmt]
+    inputs, outputs = (spec.details or tensor_details)(data)
+    facts = {"path": path, "size_bytes": len(data), "format": fmt, "inputs": inputs, "outputs": outputs}
+    if spec.report is not None:
+        facts.update(spec.report(model, data))
+    return facts
 
 
 # --- running an exported model ----------------------------------------------------------------

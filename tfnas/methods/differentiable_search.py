@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import Any, Callable
 
 import tensorflow as tf
 
@@ -89,9 +89,10 @@ class SearchConfig:
 
 
 def _edge_names(space: str) -> list[str]:
-    if space == "darts":
-        return [f"n{n}<-{'s0' if s == 0 else 's1' if s == 1 else f'n{s - 2}'}" for n, s in darts_space.EDGES]
-    return [f"{t}<-{s}" for t, s in nb201_space.EDGES]
+    if space == nb201_space.SPACE:
+        return [f"{t}<-{s}" for t, s in nb201_space.EDGES]
+    # every other differentiable space (darts, bats) uses the DARTS cell
+    return [f"n{n}<-{'s0' if s == 0 else 's1' if s == 1 else f'n{s - 2}'}" for n, s in darts_space.EDGES]
 
 
 def build_search_model(config: SearchConfig, num_classes: int, steps_per_epoch: int) -> ArchitectureSearchModel:
@@ -113,8 +114,18 @@ def build_search_model(config: SearchConfig, num_classes: int, steps_per_epoch: 
     return model
 
 
-def run_differentiable_search(config: SearchConfig) -> dict[str, Any]:
-    """Search (or resume a search) and write genotype.json and search_summary.json."""
+ModelBuilder = Callable[[SearchConfig, int, int], ArchitectureSearchModel]
+"""(config, num_classes, steps_per_epoch) -> compiled search model (called in the strategy's scope)."""
+
+
+def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder | None = None,
+                              extra_callbacks: Callable[[ArchitectureSearchModel], list] | None = None
+                              ) -> dict[str, Any]:
+    """Search (or resume a search) and write genotype.json and search_summary.json.
+
+    Methods built on this driver (BATS) pass their own ``model_builder`` (default
+    ``build_search_model``) and ``extra_callbacks(model)`` (e.g. schedules run each epoch).
+    """
     config.validate()
     run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
     run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs", "fresh", "verbose", "output_dir"))
@@ -127,7 +138,7 @@ def run_differentiable_search(config: SearchConfig) -> dict[str, Any]:
 
     strategy = strategy_for(config.distribution)
     with strategy.scope():
-        model = build_search_model(config, data.num_classes, steps)
+        model = (model_builder or build_search_model)(config, data.num_classes, steps)
         model.supernet(tf.zeros([1, *data.image_shape]))
         model.build_optimizers()
         state = ResumableState(model, run_dir)
@@ -149,6 +160,8 @@ def run_differentiable_search(config: SearchConfig) -> dict[str, Any]:
 
     ckpt_cb = EpochCheckpoint(state, run_dir, epoch_record)
     callbacks = [ckpt_cb, keras.callbacks.TensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
+    if extra_callbacks is not None:
+        callbacks = list(extra_callbacks(model)) + callbacks
     if start_epoch == 0:
         summary_cb.write(0)  # the initial architecture, so TensorBoard shows the start of the trajectory
     started = time.time()

@@ -39,6 +39,7 @@ def known_spaces() -> list[str]:
 
 def _import_builtin_spaces() -> None:
     # Imported lazily so that base has no dependency on the concrete spaces.
+    import tfnas.spaces.bats  # noqa: F401
     import tfnas.spaces.darts  # noqa: F401
     import tfnas.spaces.hurricane  # noqa: F401
     import tfnas.spaces.nasbench201  # noqa: F401

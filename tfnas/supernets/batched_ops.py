@@ -108,12 +108,22 @@ class GlorotPerEdge(keras.initializers.Initializer):
 
 @dataclasses.dataclass(frozen=True)
 class KernelSpec:
-    """One kernel of a batched op: its bank shape for E edges and how to slice an edge range."""
+    """One kernel of a batched op: its bank shape for E edges and how to slice an edge range.
+
+    Kinds: "depthwise" [k,k,E*C,1] | "pointwise" [k,k,C*in_fraction,E*out] (a grouped convolution
+    when in_fraction < 1: each edge's C inputs split into 1/in_fraction groups) | "bn" (moving
+    statistics [E*C]) | "vector" (a trainable per-channel parameter [E*C], e.g. PReLU slopes,
+    initialised to ``init``). ``clip`` bounds the variable to [-clip, clip] after every update
+    (the weight clipping binary convolutions use for their latent real weights).
+    """
 
     name: str
-    kind: str  # "depthwise" [k,k,E*C,1] | "pointwise" [k,k,C,E*out] | "bn" (moving stats [E*out])
+    kind: str
     kernel_size: int = 1
     out_fraction: float = 1.0  # per-edge output channels as a fraction of C (FactorizedReduce: 0.5)
+    in_fraction: float = 1.0  # per-group input channels as a fraction of C (grouped convolutions)
+    init: float = 0.0  # initial value of a "vector" kernel
+    clip: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +134,9 @@ class BatchedOp:
     compute: Callable[..., tf.Tensor]
     """compute(x, k, stride, groups, bn, training) -> y; ``k`` maps kernel name -> sliced tensor and
     ``bn(name, tensor)`` normalises with that kernel's statistics."""
+    residual: bool = False
+    """On stride-1 edges the op's output is added to its (untransformed) input state: the identity
+    shortcut binary ops carry around every stride-1 binary convolution (BATS)."""
 
 
 def _sep_conv(kernel_size: int) -> BatchedOp:
@@ -196,15 +209,38 @@ def bank_shape(spec: KernelSpec, channels: int, edges: int) -> tuple[int, ...]:
     if spec.kind == "depthwise":
         return (spec.kernel_size, spec.kernel_size, edges * channels, 1)
     if spec.kind == "pointwise":
-        return (spec.kernel_size, spec.kernel_size, channels, edges * out)
-    return (edges * channels,)  # bn: the op's output channels per edge are C
+        return (spec.kernel_size, spec.kernel_size, _group_inputs(spec, channels), edges * out)
+    return (edges * channels,)  # bn / vector: the op's output channels per edge are C
+
+
+def _group_inputs(spec: KernelSpec, channels: int) -> int:
+    cin = channels * spec.in_fraction
+    if abs(cin - round(cin)) > 1e-6 or round(cin) < 1:
+        raise ValueError(f"kernel {spec.name!r}: {channels} channels cannot be split into groups of "
+                         f"{spec.in_fraction} x C")
+    return int(round(cin))
 
 
 def bank_initializer(spec: KernelSpec, channels: int) -> keras.initializers.Initializer:
     k2 = spec.kernel_size ** 2
+    if spec.kind == "vector":
+        return keras.initializers.Constant(spec.init)
     if spec.kind == "depthwise":
         return GlorotPerEdge(k2, k2)
-    return GlorotPerEdge(channels * k2, int(channels * spec.out_fraction) * k2)
+    return GlorotPerEdge(_group_inputs(spec, channels) * k2, int(channels * spec.out_fraction) * k2)
+
+
+class SymmetricClip(keras.constraints.Constraint):
+    """Keep a variable in [-clip, clip] (applied by the optimizer after each update)."""
+
+    def __init__(self, clip: float):
+        self.clip = float(clip)
+
+    def __call__(self, w):
+        return tf.clip_by_value(w, -self.clip, self.clip)
+
+    def get_config(self):
+        return {"clip": self.clip}
 
 
 def edge_slice(spec: KernelSpec, bank: tf.Tensor, channels: int, first_edge: int, num_edges: int) -> tf.Tensor:

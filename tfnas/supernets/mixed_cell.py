@@ -14,6 +14,11 @@ For speed the work is regrouped without changing that sum:
 DARTS cell (2 inputs, 4 nodes, output = concat of nodes, stride-2 edges from the inputs of a
 reduction cell) and the NAS-Bench-201 cell (1 input, 3 nodes, output = last node).
 
+Spaces with other parametric ops (binary ones, BATS) pass their own op registry
+(``conv_ops``), their own stride-2 ``skip_connect`` (``factorized_reduce``) and the shared
+transform their ops read (``input_transform``: ReLU for DARTS, an affine-free BN for BATS, whose
+ops start with BN -> sign, or nothing); the defaults are the DARTS / NAS-Bench-201 ones.
+
 With ``checkpoint=True`` the cell's activations are not kept for the backward pass but
 recomputed from the cell inputs once the incoming gradient exists (gradient checkpointing):
 peak memory becomes that of one cell instead of all of them, for one extra forward pass.
@@ -21,20 +26,21 @@ peak memory becomes that of one cell instead of all of them, for one extra forwa
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from tfnas.supernets.batched_ops import (CONV_OPS, FACTORIZED_REDUCE, AffineFreeBatchNorm, BatchedOp,
-                                         affine_free_batch_norm, bank_initializer, bank_shape, edge_slice,
-                                         frozen_statistics, split_bank, ON_READ_MEAN)
+                                         SymmetricClip, affine_free_batch_norm, bank_initializer, bank_shape,
+                                         edge_slice, frozen_statistics, split_bank, ON_READ_MEAN)
 
 keras = tf.keras
 
 POOLS = ("max_pool_3x3", "avg_pool_3x3")
 PARAMETER_FREE = ("none", "skip_connect") + POOLS
 FACTORIZED = "skip_connect@2"  # the bank name of skip_connect on stride-2 edges
+INPUT_TRANSFORMS = ("relu", "batch_norm", "identity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,25 +65,34 @@ class MixedCell(keras.layers.Layer):
       pool_bn: pools are followed by an affine-free BN (DARTS search) or not (NAS-Bench-201).
       output: "concat" (all computed nodes) or "last" (the last node).
       checkpoint: recompute activations in the backward pass instead of storing them.
+      conv_ops: registry of batchable parametric ops (default batched_ops.CONV_OPS).
+      factorized_reduce: the batched op of ``skip_connect`` on stride-2 edges (default DARTS').
+      input_transform: what the parametric ops (and the stride-2 skip) read, computed once per
+        source state: "relu" (DARTS, NAS-Bench-201), "batch_norm" (affine-free BN), "identity".
     Call with (states, weights): ``states`` the list of input tensors, ``weights`` [num_edges,
     len(ops)] op weights, edges ordered node by node and source by source.
     """
 
     def __init__(self, ops: Sequence[str], channels: int, num_inputs: int, num_nodes: int,
                  reduction: bool = False, pool_bn: bool = True, output: str = "concat",
-                 checkpoint: bool = False, **kwargs):
+                 checkpoint: bool = False, conv_ops: Mapping[str, BatchedOp] | None = None,
+                 factorized_reduce: BatchedOp | None = None, input_transform: str = "relu", **kwargs):
         super().__init__(**kwargs)
-        unknown = [op for op in ops if op not in CONV_OPS and op not in PARAMETER_FREE]
+        registry = CONV_OPS if conv_ops is None else conv_ops
+        unknown = [op for op in ops if op not in registry and op not in PARAMETER_FREE]
         if unknown:
-            raise ValueError(f"MixedCell cannot batch ops {unknown}; known: {sorted(CONV_OPS) + list(PARAMETER_FREE)}")
+            raise ValueError(f"MixedCell cannot batch ops {unknown}; known: {sorted(registry) + list(PARAMETER_FREE)}")
         if output not in ("concat", "last"):
             raise ValueError(f"output must be 'concat' or 'last', got {output!r}")
+        if input_transform not in INPUT_TRANSFORMS:
+            raise ValueError(f"input_transform must be one of {INPUT_TRANSFORMS}, got {input_transform!r}")
+        self.input_transform = input_transform
         self.ops = tuple(ops)
         self.channels, self.num_inputs, self.num_nodes = channels, num_inputs, num_nodes
         self.reduction, self.pool_bn, self.output_mode = reduction, pool_bn, output
         self.checkpoint = checkpoint
         self.update_stats = True
-        self.conv_ops = [op for op in self.ops if op in CONV_OPS]
+        self.conv_ops = [op for op in self.ops if op in registry]
         self.groups: list[list[NodeGroup]] = []
         edge = 0
         for n in range(num_nodes):
@@ -90,9 +105,9 @@ class MixedCell(keras.layers.Layer):
         self.num_edges = edge
         # Edges each parametric op runs on, and each edge's position in that op's banks.
         self.strided_edges = [e for node in self.groups for g in node if g.stride == 2 for e in g.edge_ids]
-        self.batched: dict[str, BatchedOp] = {op: CONV_OPS[op] for op in self.conv_ops}
+        self.batched: dict[str, BatchedOp] = {op: registry[op] for op in self.conv_ops}
         if "skip_connect" in self.ops and self.strided_edges:
-            self.batched[FACTORIZED] = FACTORIZED_REDUCE
+            self.batched[FACTORIZED] = factorized_reduce or FACTORIZED_REDUCE
         self.pool_norms: dict[str, AffineFreeBatchNorm] = {}
         if pool_bn:
             for node in self.groups:
@@ -102,6 +117,12 @@ class MixedCell(keras.layers.Layer):
                             key = _pool_key(op, s, group.stride)
                             if op in self.ops and key not in self.pool_norms:
                                 self.pool_norms[key] = AffineFreeBatchNorm(name=f"bn_{key}")
+        # One affine-free BN per source state when the ops read BN(state): without affine
+        # parameters every op and edge reading that state would compute the same tensor.
+        self.input_norms: dict[str, AffineFreeBatchNorm] = {}  # keyed "s<index>": checkpoints need str keys
+        if input_transform == "batch_norm":
+            for s in range(num_inputs + num_nodes - 1):
+                self.input_norms[f"s{s}"] = AffineFreeBatchNorm(name=f"bn_input{s}")
 
     def _stride(self, source: int) -> int:
         return 2 if self.reduction and source < self.num_inputs else 1
@@ -131,7 +152,8 @@ class MixedCell(keras.layers.Layer):
                                            **ON_READ_MEAN)
                 else:
                     bank[spec.name] = self.add_weight(name, shape=shape,
-                                                      initializer=bank_initializer(spec, self.channels))
+                                                      initializer=bank_initializer(spec, self.channels),
+                                                      constraint=SymmetricClip(spec.clip) if spec.clip else None)
             self.banks[op] = bank
         super().build(input_shape)
 
@@ -151,9 +173,14 @@ class MixedCell(keras.layers.Layer):
         flat_weights = tf.reshape(weights, [-1])
         new_stats: dict[tuple[str, str], list[tuple[int, tf.Tensor, tf.Tensor]]] = {}
 
-        def relu(s: int) -> tf.Tensor:
+        def relu(s: int) -> tf.Tensor:  # the input transform of state s (ReLU for DARTS)
             if s not in relu_cache:
-                relu_cache[s] = tf.nn.relu(states[s])
+                if self.input_transform == "relu":
+                    relu_cache[s] = tf.nn.relu(states[s])
+                elif self.input_transform == "batch_norm":
+                    relu_cache[s] = self.input_norms[f"s{s}"](states[s], training=training)
+                else:
+                    relu_cache[s] = states[s]
             return relu_cache[s]
 
         def pooled(op: str, s: int, stride: int) -> tf.Tensor:
@@ -187,7 +214,10 @@ class MixedCell(keras.layers.Layer):
                     new_stats.setdefault((op, name), []).append((i, new_mean, new_var))
                 return out
 
-            return batched.compute(x, kernels, group.stride, len(group.edge_ids), bn, training)
+            y = batched.compute(x, kernels, group.stride, len(group.edge_ids), bn, training)
+            if batched.residual and group.stride == 1:
+                y = y + cat([states[s] for s in group.sources])
+            return y
 
         def cat(tensors: list[tf.Tensor]) -> tf.Tensor:
             return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=-1)

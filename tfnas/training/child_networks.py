@@ -2,6 +2,9 @@
 
 Spaces register a builder here (``register_builder``) so that ``binaries.train`` and
 ``load_trained_model`` rebuild the same network from a genotype.json and a small config.
+Binary networks (``binary=True``: BATS, naive binary DARTS) have builders of their own, registered
+by tfnas.spaces.bats_network; a genotype whose space only has a binary network (BATS) is refused
+by the float path with a message saying so.
 """
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any, Callable
 
 import tensorflow as tf
 
+from tfnas.errors import UserInputError
 from tfnas.spaces import darts as darts_space
 from tfnas.spaces import nasbench201 as nb201_space
 
@@ -24,13 +28,22 @@ EVAL_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 """Evaluation-recipe network sizes: DARTS CIFAR-10 (20 cells, 36 channels), NAS-Bench-201 (N=5, C=16)."""
 
-_BUILDERS: dict[str, Builder] = {}
+BINARY_EVAL_DEFAULTS: dict[str, dict[str, Any]] = {}
+"""Evaluation sizes of the binary networks, per space (registered with their builders)."""
+
+_BUILDERS: dict[tuple[str, bool], Builder] = {}
 
 
-def register_builder(space: str, builder: Builder, eval_defaults: dict[str, Any] | None = None) -> None:
-    _BUILDERS[space] = builder
+def register_builder(space: str, builder: Builder, eval_defaults: dict[str, Any] | None = None,
+                     binary: bool = False) -> None:
+    _BUILDERS[(space, binary)] = builder
     if eval_defaults:
-        EVAL_DEFAULTS[space] = eval_defaults
+        (BINARY_EVAL_DEFAULTS if binary else EVAL_DEFAULTS)[space] = eval_defaults
+
+
+def _import_binary_builders() -> None:
+    # Imported lazily: the binary builders need Larq, which float-only users never load.
+    import tfnas.spaces.bats_network  # noqa: F401
 
 
 def _darts(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary=False, drop_path_rate=None,
@@ -59,13 +72,31 @@ def supports_auxiliary(space: str) -> bool:
     return space != nb201_space.SPACE
 
 
+class NoNetworkForGenotype(UserInputError):
+    """The genotype's space has no (float or binary) network of the kind asked for."""
+
+
 def build_child(genotype: Any, num_classes: int, input_shape: tuple[int, int, int], layers: int | None = None,
-                init_channels: int | None = None, **options) -> keras.Model:
-    """The network of ``genotype`` (any registered space) at the given or the recipe's size."""
+                init_channels: int | None = None, binary: bool = False, **options) -> keras.Model:
+    """The network of ``genotype`` (any registered space) at the given or the recipe's size.
+
+    ``binary=True`` builds the space's binary network (Larq layers), e.g. BATS.
+    """
     space = genotype.SPACE
-    if space not in _BUILDERS:
-        raise ValueError(f"no network builder for space {space!r}; registered: {sorted(_BUILDERS)}")
-    defaults = EVAL_DEFAULTS.get(space, {})
-    return _BUILDERS[space](genotype, num_classes, tuple(input_shape),
-                            layers=layers or defaults.get("layers"),
-                            init_channels=init_channels or defaults.get("init_channels"), **options)
+    if binary or (space, False) not in _BUILDERS:
+        _import_binary_builders()
+    key = (space, bool(binary))
+    if key not in _BUILDERS:
+        if binary:
+            spaces = sorted(s for s, b in _BUILDERS if b)
+            raise NoNetworkForGenotype(f"space {space!r} has no binary network (binary networks exist for {spaces}); "
+                                       "drop --binary to train its float network")
+        if (space, True) in _BUILDERS:
+            raise NoNetworkForGenotype(f"a {space!r} genotype describes a binary network and the float space has no "
+                                       "network for it: train it with --binary (binaries.train --binary)")
+        raise NoNetworkForGenotype(f"no network builder for space {space!r}; registered: "
+                                   f"{sorted(s for s, b in _BUILDERS if not b)}")
+    defaults = (BINARY_EVAL_DEFAULTS if binary else EVAL_DEFAULTS).get(space, {})
+    return _BUILDERS[key](genotype, num_classes, tuple(input_shape),
+                          layers=layers or defaults.get("layers"),
+                          init_channels=init_channels or defaults.get("init_channels"), **options)

@@ -4,6 +4,10 @@ Recipe (DARTS train.py, CIFAR-10): SGD lr 0.025 momentum 0.9, cosine to 0 per ep
 decay 3e-4 (coupled, as PyTorch), gradient clip 5, cutout 16, drop-path 0.2 rising linearly
 over epochs, auxiliary head weighted 0.4, batch 96, 600 epochs. Every part is a TrainConfig
 field (and a flag of binaries.train).
+
+``binary=True`` builds the genotype's binary network (BATS, naive binary DARTS) and trains it
+with the two-stage binary recipe of tfnas.training.binary_recipe (binary activations with real
+weights, then fully binary); ``teacher``/``kd_weight`` add distillation from a trained model.
 """
 from __future__ import annotations
 
@@ -55,6 +59,13 @@ class TrainConfig:
     distribution: str = "default"
     fresh: bool = False
     verbose: int = 2
+    optimizer: str = "sgd"  # sgd (DARTS recipe) | adam (binary recipe)
+    binary: bool = False  # build the binary network and train it in two stages
+    binary_stage1_epochs: int = -1  # epochs with real weights before binary ones; -1 = half
+    network_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # builder options (groups, ...)
+    teacher: str | None = None  # trained model directory to distil from
+    kd_weight: float = 0.0
+    kd_temperature: float = 1.0
 
     def validate(self) -> None:
         for name in ("batch_size", "epochs"):
@@ -62,6 +73,15 @@ class TrainConfig:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
         if not 0.0 <= self.drop_path < 1.0:
             raise ConfigError(f"--drop_path must be in [0, 1), got {self.drop_path}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ConfigError(f"--optimizer must be sgd or adam, got {self.optimizer!r}")
+        if self.kd_weight < 0 or self.kd_temperature <= 0:
+            raise ConfigError("--kd_weight must be >= 0 and --kd_temperature > 0")
+        if self.kd_weight > 0 and not self.teacher:
+            raise ConfigError("--kd_weight > 0 needs --teacher=<trained model directory> (binaries.train's 'model')")
+        if self.binary and self.binary_stage1_epochs >= self.epochs:
+            raise ConfigError(f"--binary_stage1_epochs={self.binary_stage1_epochs} leaves no fully binary epoch of "
+                              f"--epochs={self.epochs}; use fewer (0 = binary weights from the start, -1 = half)")
 
     def cutout_pixels(self, image_size: int) -> int:
         return int(round(16 * image_size / 32)) if self.cutout < 0 else self.cutout
@@ -95,6 +115,10 @@ class ClassifierTrainer(keras.Model):
     def call(self, x, training=False):
         return self.inference(x, training=training)
 
+    def extra_loss(self, x, logits):
+        """A term added to the training loss (distillation); none by default."""
+        return 0.0
+
     def train_step(self, data):
         x, y = data
         variables = self.network.trainable_variables
@@ -103,6 +127,7 @@ class ClassifierTrainer(keras.Model):
             logits = out[0] if self.has_aux else out
             loss = self._ce(y, logits)
             total = loss + self.auxiliary_weight * self._ce(y, out[1]) if self.has_aux else loss
+            total = total + self.extra_loss(x, logits)
         grads = tape.gradient(total, variables)
         if self.grad_clip:
             grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
@@ -119,6 +144,20 @@ class ClassifierTrainer(keras.Model):
         self.loss_tracker.update_state(self._ce(y, logits))
         self.accuracy_tracker.update_state(y, logits)
         return {m.name: m.result() for m in self.metrics}
+
+
+class DistillingTrainer(ClassifierTrainer):
+    """ClassifierTrainer plus kd_weight * tau^2 * KL(teacher || student) on the main logits."""
+
+    def __init__(self, network, teacher: keras.Model, kd_weight: float, kd_temperature: float, *args, **kwargs):
+        super().__init__(network, *args, **kwargs)
+        teacher.trainable = False
+        self.teacher, self.kd_weight, self.kd_temperature = teacher, kd_weight, kd_temperature
+
+    def extra_loss(self, x, logits):
+        from tfnas.training.binary_recipe import distillation_term
+
+        return distillation_term(self.teacher, x, logits, self.kd_weight, self.kd_temperature)
 
 
 class DropPathSchedule(keras.callbacks.Callback):
@@ -150,21 +189,41 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
         if genotype.SPACE == "darts" or hasattr(genotype, "normal"):
             options.update(drop_path_rate=drop_rate if config.drop_path > 0 else None, generator=generator,
                            stem=config.stem)
+        binary_callbacks, schedule = [], None
+        if config.binary:
+            from tfnas.training import binary_recipe
+
+            binarization = binary_recipe.training_binarization()
+            stage1 = binary_recipe.stage1_epochs(config.epochs, config.binary_stage1_epochs)
+            options.update(binary=True, binarization=binarization, fast_grouped_conv=True, **config.network_options)
+            binary_callbacks = [binary_recipe.BinaryStageSchedule(binarization.weights, stage1)]
+            schedule = binary_recipe.StagedCosineDecay(config.learning_rate, config.min_learning_rate, config.epochs,
+                                                       stage1, steps)
         network = build_child(genotype, data.num_classes, data.image_shape, **options)
-        trainer = ClassifierTrainer(network, config.auxiliary_weight, config.weight_decay, config.grad_clip or None,
-                                    config.label_smoothing)
+        head = (config.auxiliary_weight, config.weight_decay, config.grad_clip or None, config.label_smoothing)
+        if config.kd_weight > 0:
+            from tfnas.training.model_io import load_trained_model
+
+            trainer = DistillingTrainer(network, load_trained_model(config.teacher), config.kd_weight,
+                                        config.kd_temperature, *head)
+        else:
+            trainer = ClassifierTrainer(network, *head)
         trainer.drop_rate, trainer.generator = drop_rate, generator  # tracked: restored on resume
-        schedule = EpochCosineDecay(config.learning_rate, config.min_learning_rate, config.epochs, steps,
-                                    config.warmup_epochs)
-        trainer.compile(optimizer=keras.optimizers.SGD(schedule, momentum=config.momentum))
+        schedule = schedule or EpochCosineDecay(config.learning_rate, config.min_learning_rate, config.epochs, steps,
+                                                config.warmup_epochs)
+        optimizer = (keras.optimizers.Adam(schedule) if config.optimizer == "adam"
+                     else keras.optimizers.SGD(schedule, momentum=config.momentum))
+        trainer.compile(optimizer=optimizer)
         trainer.optimizer.build(network.trainable_variables)
         state = ResumableState(trainer, run_dir)
     start_epoch = state.restore_latest()
+    for cb in binary_callbacks:  # the stage of the epoch resumed at (or of the last one, when done)
+        cb.on_epoch_begin(min(start_epoch, config.epochs - 1))
     augment = Augment.standard(data, cutout=config.cutout_pixels(data.image_shape[0]))
     train = train_stream(data, None, config.batch_size, config.seed, augment, start_epoch, steps)
     test = eval_dataset(data, "test", batch_size=max(config.batch_size, 128))
     ckpt_cb = EpochCheckpoint(state, run_dir)
-    callbacks = [DropPathSchedule(drop_rate, config.drop_path, config.epochs), ckpt_cb,
+    callbacks = [*binary_callbacks, DropPathSchedule(drop_rate, config.drop_path, config.epochs), ckpt_cb,
                  keras.callbacks.TensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
     started = time.time()
     if start_epoch < config.epochs:
@@ -178,6 +237,8 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
         "stem": config.stem, "dataset": config.dataset, "data_dir": config.data_dir, "image_size": config.image_size,
         "mean": np.asarray(data.mean).tolist(), "std": np.asarray(data.std).tolist(),
     }
+    if config.binary:
+        model_config["builder_options"] = {"binary": True, **config.network_options}
     model_dir = save_trained_model(trainer.inference, run_dir.file("model"), model_config)
     history = run_dir.history()
     summary = {

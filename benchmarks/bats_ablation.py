@@ -1,0 +1,139 @@
+"""BATS ablation on the embedded data: naive binary DARTS vs the BATS space vs + temperature vs full BATS.
+
+Each variant is searched, then its derived genotype is trained as a binary network with the same
+budget (binaries.train --binary's two-stage recipe), for every seed:
+
+  naive        DARTS space and ops with every conv binarised (--naive), T = 1, binary weights and
+               activations during the search, no distillation
+  space        BATS space, T = 1, binary weights and activations, no distillation
+  space_temp   BATS space, BATS' temperature (T = 0.2), binary weights and activations, no distillation
+  full         BATS defaults: T = 0.2, binary activations / real weights during the search, and
+               distillation from the real-valued supernet searched first (its time is counted)
+
+Reported per variant (mean and std over seeds): test accuracy of the trained binary network,
+parameter-free ops in the derived genotype, BOPs (binary MACs) and real MACs of the trained network,
+and search time (teacher included). Runs go to --output_dir (each variant/seed in its own
+subprocess, resumable: re-running continues unfinished searches/trainings and reuses finished ones).
+
+Usage:
+  python benchmarks/bats_ablation.py [--output_dir /tmp/bats_ablation] [--seeds 3] [--search_epochs 4]
+      [--search_steps 8] [--train_epochs 2] [--train_steps 25] [--image_size 16]
+Last line: one JSON object with the per-variant figures, the configuration and whether the paper's
+ordering (naive < space < space_temp < full in accuracy) holds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+VARIANTS = {
+    "naive": dict(naive=True, temperature=1.0, binarize="weights_and_activations", kd_weight=0.0),
+    "space": dict(temperature=1.0, binarize="weights_and_activations", kd_weight=0.0),
+    "space_temp": dict(temperature=0.2, binarize="weights_and_activations", kd_weight=0.0),
+    "full": dict(temperature=0.2, binarize="activations", kd_weight=1.0),
+}
+
+
+def run_one(args: argparse.Namespace, variant: str, seed: int) -> dict:
+    """Search + train one (variant, seed) in this process; results cached in its directory."""
+    import tfnas  # noqa: F401
+    from tfnas.logs import quiet_tensorflow_logs
+
+    quiet_tensorflow_logs()
+    from tfnas.hardware.lce import binary_macs
+    from tfnas.methods.bats import BatsSearchConfig, run_bats_search
+    from tfnas.training.arch_summaries import parameter_free_count
+    from tfnas.spaces.base import load_genotype
+    from tfnas.training.model_io import load_trained_model
+    from tfnas.training.trainer import TrainConfig, train_genotype
+
+    out = os.path.join(args.output_dir, variant, f"seed{seed}")
+    search = run_bats_search(BatsSearchConfig(
+        output_dir=os.path.join(out, "search"), dataset=args.dataset, image_size=args.image_size, seed=seed,
+        batch_size=args.batch_size, epochs=args.search_epochs, steps_per_epoch=args.search_steps,
+        validation_steps=2, layers=args.search_layers, init_channels=args.search_channels, verbose=0,
+        checkpoint_cells=False, **VARIANTS[variant]))
+    genotype_path = os.path.join(out, "search", "genotype.json")
+    trained = train_genotype(TrainConfig(
+        output_dir=os.path.join(out, "train"), genotype=genotype_path, dataset=args.dataset,
+        image_size=args.image_size, seed=seed, batch_size=args.train_batch_size, epochs=args.train_epochs,
+        steps_per_epoch=args.train_steps, layers=args.train_layers, init_channels=args.train_channels,
+        optimizer="adam", learning_rate=2e-3, weight_decay=0.0, cutout=0, drop_path=0.0, auxiliary=False,
+        binary=True, verbose=0))
+    macs = binary_macs(load_trained_model(trained["model_dir"]))
+    return {"variant": variant, "seed": seed, "test_accuracy": trained["test_accuracy"],
+            "parameter_free_ops": parameter_free_count(load_genotype(genotype_path)),
+            "bops": macs["bops"], "real_macs": macs["real_macs"], "search_time_s": search["total_wall_time_s"],
+            "train_time_s": trained["wall_time_s"], "supernet_val_accuracy": search["epochs"][-1].get("val_accuracy"),
+            "genotype": search["genotype"]}
+
+
+def _mean_std(values: list[float]) -> dict:
+    import numpy as np
+
+    v = np.asarray(values, np.float64)
+    return {"mean": round(float(v.mean()), 4), "std": round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output_dir", default="/tmp/bats_ablation")
+    parser.add_argument("--dataset", default="mnist_embedded")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--image_size", type=int, default=16)
+    parser.add_argument("--batch_size", type=int, default=32, help="search batch")
+    parser.add_argument("--search_epochs", type=int, default=4)
+    parser.add_argument("--search_steps", type=int, default=8)
+    parser.add_argument("--search_layers", type=int, default=5)
+    parser.add_argument("--search_channels", type=int, default=8)
+    parser.add_argument("--train_batch_size", type=int, default=64)
+    parser.add_argument("--train_epochs", type=int, default=2)
+    parser.add_argument("--train_steps", type=int, default=25)
+    parser.add_argument("--train_layers", type=int, default=5)
+    parser.add_argument("--train_channels", type=int, default=32)
+    parser.add_argument("--run_one", nargs=2, metavar=("VARIANT", "SEED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.run_one:
+        result = run_one(args, args.run_one[0], int(args.run_one[1]))
+        print("RESULT " + json.dumps(result))
+        return
+
+    started = time.time()
+    variants = args.variants.split(",")
+    passthrough = [a for a in sys.argv[1:]]
+    runs = []
+    for seed in range(args.seeds):
+        for variant in variants:
+            t0 = time.time()
+            proc = subprocess.run([sys.executable, os.path.abspath(__file__), *passthrough, "--run_one", variant,
+                                   str(seed)], capture_output=True, text=True, cwd=ROOT)
+            lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
+            if proc.returncode != 0 or not lines:
+                sys.stderr.write(proc.stderr[-4000:])
+                raise SystemExit(f"{variant} seed {seed} failed (exit {proc.returncode}); see {args.output_dir}")
+            runs.append(json.loads(lines[-1][len("RESULT "):]))
+            print(f"{variant} seed {seed}: acc {runs[-1]['test_accuracy']:.4f} free-ops {runs[-1]['parameter_free_ops']} "
+                  f"search {runs[-1]['search_time_s']:.0f}s (run {time.time() - t0:.0f}s)", flush=True)
+    table = {}
+    for variant in variants:
+        mine = [r for r in runs if r["variant"] == variant]
+        table[variant] = {key: _mean_std([r[key] for r in mine])
+                          for key in ("test_accuracy", "parameter_free_ops", "bops", "real_macs", "search_time_s")}
+    acc = [table[v]["test_accuracy"]["mean"] for v in VARIANTS if v in table]
+    ordering = len(acc) == len(VARIANTS) and all(a < b for a, b in zip(acc, acc[1:]))
+    config = {k: v for k, v in vars(args).items() if k != "run_one"}
+    print(json.dumps({"variants": table, "paper_ordering_reproduces": ordering, "runs": runs, "config": config,
+                      "wall_time_s": round(time.time() - started, 1), "cpu_count": os.cpu_count()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The BATS search network: DARTS' supernet layout over binary mixed cells.
+
+Stem (real-valued conv -> BN -> ReLU, as the library's BATS network) -> ``layers`` mixed cells
+(reductions at layers//3 and 2*layers//3 doubling the channels) -> global pool -> real-valued
+classifier. Each cell preprocesses its inputs with BN -> sign -> binary 1x1 conv -> PReLU
+(real-valued FactorizedReduce after a reduction) and mixes the BATS ops on its 14 edges through
+the batched MixedCell.
+
+``naive=True`` is the baseline BATS argues against: DARTS' own supernet and ops
+(tfnas.spaces.darts.OPS) with every convolution binarised, genotypes in the DARTS space.
+
+How binary the network is while searching (``binarize``): "none" (real-valued ops in the BATS
+space, e.g. a distillation teacher), "activations" (binary activations, real weights) or
+"weights_and_activations". With ``progressive=True`` the binarised quantities are blended in by
+the variables ``activation_binarization`` / ``weight_binarization`` (0 real .. 1 binary) that a
+schedule (tfnas.methods.bats.BinarizationSchedule) sets each epoch.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfnas.errors import ConfigError
+from tfnas.ops.binary_ops import (Binarization, BinaryOpConfig, bats_preprocess, factorized_reduce,
+                                  naive_preprocess)
+from tfnas.ops.cell_ops import batch_norm
+from tfnas.spaces import bats as bats_space
+from tfnas.spaces import darts as darts_space
+from tfnas.supernets.binary_batched_ops import (bats_conv_ops, bats_factorized_reduce, naive_conv_ops,
+                                                naive_factorized_reduce)
+from tfnas.supernets.differentiable import DifferentiableSupernet
+from tfnas.supernets.mixed_cell import MixedCell
+
+keras = tf.keras
+
+BINARIZE = ("none", "activations", "weights_and_activations")
+MAX_GROUPS = 12  # the library's default number of groups
+
+
+def search_groups(channels: int, requested: int | None) -> int:
+    """Groups of the search network's grouped binary convs.
+
+    The search network is never deployed, so LCE's multiple-of-32 rule does not bind it; ``None``
+    picks the most groups up to 12 that divide ``channels`` and leave at least 4 channels per
+    group (16 channels -> 4 groups).
+    """
+    if requested is not None:
+        if requested < 1 or channels % requested:
+            raise ConfigError(f"--groups={requested} does not divide the search network's {channels} channels "
+                              f"(--init_channels); pick a divisor of {channels} or leave --groups unset")
+        return requested
+    for g in range(min(MAX_GROUPS, channels), 0, -1):
+        if channels % g == 0 and channels // g >= 4:
+            return g
+    return 1
+
+
+class BatsSupernet(DifferentiableSupernet):
+    """Binary differentiable supernet of the BATS space (or naive binary DARTS with ``naive=True``)."""
+
+    def __init__(self, num_classes: int, init_channels: int = 16, layers: int = 8, stem_multiplier: int = 3,
+                 groups: int | None = None, shuffle_groups: int = 4, binarize: str = "activations",
+                 progressive: bool = False, naive: bool = False, binary_preprocess: bool = True,
+                 binary_downsample: bool = False, arch_activation: str = "softmax", temperature: float = 1.0,
+                 seed: int = 0, checkpoint: bool = True, **kwargs):
+        if binarize not in BINARIZE:
+            raise ConfigError(f"--binarize must be one of {BINARIZE}, got {binarize!r}")
+        if layers < 3:
+            raise ConfigError(f"a DARTS-style network needs at least 3 cells (two are reductions), got layers={layers}")
+        ops = darts_space.OPS if naive else bats_space.OPS
+        super().__init__(ops, ("normal", "reduce"), darts_space.NUM_EDGES, arch_activation, temperature,
+                         seed=seed, **kwargs)
+        self.space = darts_space.SPACE if naive else bats_space.SPACE
+        self.naive, self.binarize, self.progressive = naive, binarize, progressive
+        self.num_classes, self.init_channels, self.num_layers = num_classes, init_channels, layers
+        self.groups = search_groups(init_channels, groups)
+        if init_channels % shuffle_groups:
+            raise ConfigError(f"--shuffle_groups={shuffle_groups} must divide --init_channels={init_channels}")
+        act0 = 0.0 if binarize == "none" else 1.0
+        weight0 = 1.0 if binarize == "weights_and_activations" else 0.0
+        self.activation_binarization = tf.Variable(act0, trainable=False, name="activation_binarization")
+        self.weight_binarization = tf.Variable(weight0, trainable=False, name="weight_binarization")
+        # Fixed fractions give plain graphs; variables only when a schedule will move them.
+        binarization = Binarization(
+            self.activation_binarization if progressive and act0 else act0,
+            self.weight_binarization if progressive and weight0 else weight0)
+        self.binarization = binarization
+        op_config = BinaryOpConfig(groups=self.groups, shuffle_groups=shuffle_groups, affine=False,
+                                   binarization=binarization, binary_preprocess=binary_preprocess,
+                                   binary_downsample=binary_downsample)
+        if naive:
+            conv_ops, reduce_op, transform = naive_conv_ops(binarization), naive_factorized_reduce(binarization), "identity"
+        else:
+            conv_ops = bats_conv_ops(binarization, self.groups, shuffle_groups)
+            reduce_op, transform = bats_factorized_reduce(binarization, binary_downsample), "batch_norm"
+
+        c = init_channels
+        c_curr = stem_multiplier * c
+        self.stem_conv = keras.layers.Conv2D(c_curr, 3, padding="same", use_bias=False, name="stem_conv")
+        self.stem_bn = batch_norm(True, name="stem_bn")
+        c_prev_prev, c_prev, c_curr = c_curr, c_curr, c
+        self.cells, self.preprocess = [], []
+        reduction_prev = False
+        self.reductions = [layers // 3, 2 * layers // 3]
+        for i in range(layers):
+            reduction = i in self.reductions
+            if reduction:
+                c_curr *= 2
+            shape0, shape1 = (None, None, c_prev_prev), (None, None, c_prev)
+            if naive:
+                pre0 = factorized_reduce(c_curr, shape0, op_config, f"cell{i}_pre0", binary=True) if reduction_prev \
+                    else naive_preprocess(c_curr, shape0, op_config, f"cell{i}_pre0")
+                pre1 = naive_preprocess(c_curr, shape1, op_config, f"cell{i}_pre1")
+            else:
+                pre0 = factorized_reduce(c_curr, shape0, op_config, f"cell{i}_pre0") if reduction_prev \
+                    else bats_preprocess(c_curr, shape0, op_config, f"cell{i}_pre0")
+                pre1 = bats_preprocess(c_curr, shape1, op_config, f"cell{i}_pre1")
+            self.preprocess.append((pre0, pre1))
+            self.cells.append(MixedCell(self.ops, c_curr, darts_space.NUM_INPUTS, darts_space.NUM_NODES,
+                                        reduction=reduction, pool_bn=True, output="concat", checkpoint=checkpoint,
+                                        conv_ops=conv_ops, factorized_reduce=reduce_op, input_transform=transform,
+                                        name=f"cell{i}"))
+            reduction_prev = reduction
+            c_prev_prev, c_prev = c_prev, darts_space.NUM_NODES * c_curr
+        self.global_pool = keras.layers.GlobalAveragePooling2D()
+        self.classifier = keras.layers.Dense(num_classes, name="classifier")
+
+    def call(self, x, training=None):
+        weights = self.op_weights()
+        s = self.stem_bn(self.stem_conv(x), training=training)
+        s0 = s1 = s if self.naive else tf.nn.relu(s)
+        for i, cell in enumerate(self.cells):
+            w = weights["reduce"] if i in self.reductions else weights["normal"]
+            pre0, pre1 = self.preprocess[i]
+            inputs = [pre0(s0, training=training), pre1(s1, training=training)]
+            s0, s1 = s1, cell(inputs, w, training=training)
+        return self.classifier(self.global_pool(s1))
+
+    def genotype(self):
+        w = self.op_weights_numpy()
+        if self.naive:
+            return darts_space.derive_genotype(w["normal"], w["reduce"])
+        return bats_space.derive_genotype(w["normal"], w["reduce"])
+
+    def architecture_state(self):
+        state = super().architecture_state()
+        state.update(space=self.space, binarize=self.binarize, groups=self.groups,
+                     activation_binarization=float(self.activation_binarization.numpy()),
+                     weight_binarization=float(self.weight_binarization.numpy()))
+        return state
