@@ -13,7 +13,6 @@ import tfnas  # noqa: F401  (Keras 2 switch, before TensorFlow)
 
 import json
 import os
-import sys
 from typing import Any, Callable
 
 from absl import app
@@ -22,6 +21,7 @@ from flags import export as export_flags
 from flags import output_file
 from tfnas.hardware import export as export_lib
 from tfnas.hardware import lce  # noqa: F401  (registers --format=lce)
+from tfnas.errors import exit_on_user_error
 
 
 def _load_trained_model(model_dir: str):
@@ -79,13 +79,11 @@ def export_model_dir(model_dir: str, fmt: str = "tflite", output: str | None = N
 
 def main(argv: list[str]) -> None:
     del argv
-    try:
+    with exit_on_user_error():
         facts = export_model_dir(export_flags.MODEL.value, export_flags.FORMAT.value, output_file.OUTPUT.value,
                                  export_flags.REPRESENTATIVE_DATASET.value,
                                  export_flags.REPRESENTATIVE_DATA_DIR.value,
                                  export_flags.NUM_CALIBRATION_IMAGES.value)
-    except export_lib.ExportError as e:
-        sys.exit(f"export: {e}")
     summary = facts.pop("larq_summary", None)
     if summary:
         print(summary)

@@ -22,6 +22,7 @@ from absl import app, logging
 from flags import common, hardware, output_file
 from flags import profile as profile_flags
 from tfnas.hardware import litert
+from tfnas.errors import exit_on_user_error
 
 
 def write_json(data: dict, path: str) -> None:
@@ -78,10 +79,7 @@ def build_table() -> dict:
 
 def main(argv: list[str]) -> None:
     del argv
-    from tfnas.hardware.latency_table import LatencyTableError
-    from tfnas.ops.mobile_ops import UnknownOpError
-
-    try:
+    with exit_on_user_error():
         if profile_flags.BUILD_TABLE.value:
             result = build_table()
         elif profile_flags.TFLITE.value:
@@ -91,8 +89,6 @@ def main(argv: list[str]) -> None:
         else:
             sys.exit("profile_latency: pass --tflite=<model.tflite> (export one with binaries.export) or "
                      "--build_table --output=<table.json>")
-    except (litert.LatencyError, LatencyTableError, UnknownOpError, ValueError) as e:
-        sys.exit(f"profile_latency: {e}")
     print(json.dumps(result, indent=2))
 
 

@@ -26,6 +26,7 @@ from absl import app, logging
 
 from flags import common, hardware
 from flags import hurricane as hflags
+from tfnas.errors import ConfigError, exit_on_user_error
 
 CONFIG_FILE = "config.json"
 
@@ -60,9 +61,9 @@ def prepare_output_dir(output_dir: str, fresh: bool, config: dict[str, Any]) -> 
             previous = json.load(f)
         if previous != config:
             changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
-            raise ValueError(f"--output_dir={output_dir} holds a search with different settings ({', '.join(changed)}); "
+            raise ConfigError(f"--output_dir={output_dir} holds a search with different settings ({', '.join(changed)}); "
                              "re-run with the same flags to resume, or pass --fresh (the old search is moved aside) "
-                             "or another --output_dir")
+                              "or another --output_dir")
     else:
         _write_json(path, config)
 
@@ -170,21 +171,13 @@ def run(output_dir: str) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     del argv
-    from tfnas.data import DatasetError
-    from tfnas.hardware.latency_table import LatencyTableError
-    from tfnas.methods.hurricane import HurricaneError
-    from tfnas.ops.mobile_ops import UnknownOpError
-    from tfnas.spaces.base import GenotypeError
-
     if not common.OUTPUT_DIR.value:
         sys.exit("search_hurricane: pass --output_dir=<dir> (re-running with the same directory resumes)")
     if common.DISTRIBUTION.value != "default":
         sys.exit("search_hurricane: only --distribution=default is supported (the single-path supernet's "
                  "sampled paths are replica-consistent, but multi-device runs are not tested here)")
-    try:
+    with exit_on_user_error():
         summary = run(common.OUTPUT_DIR.value)
-    except (LatencyTableError, HurricaneError, UnknownOpError, GenotypeError, DatasetError, ValueError) as e:
-        sys.exit(f"search_hurricane: {e}")
     best = summary["best"]
     print(json.dumps({"genotype": best["genotype"]["ops"], "accuracy": best["accuracy"],
                       "predicted_latency_ms": best["predicted_latency_ms"],

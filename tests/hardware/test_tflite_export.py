@@ -18,11 +18,6 @@ keras = tf.keras
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    return data_lib.load_image_data("mnist_embedded")
-
-
-@pytest.fixture(scope="module")
 def trained_model(mnist):
     """A small conv net trained briefly on the embedded MNIST subset (so its classes are well separated)."""
     tf.keras.utils.set_random_seed(0)
@@ -87,10 +82,10 @@ def test_run_tflite_rejects_wrong_input_shape(trained_model, tmp_path):
         export.run_tflite(path, np.zeros((2, 32, 32, 3), np.float32))
 
 
-def test_export_model_dir_calibrates_on_the_training_dataset(trained_model, mnist, tmp_path):
+def test_export_model_dir_calibrates_on_the_training_dataset(trained_model, mnist, tmp_path, tfds_dir):
     model_dir = tmp_path / "train"
     model_dir.mkdir()
-    (model_dir / "config.json").write_text(json.dumps({"dataset": "mnist_embedded", "data_dir": None,
+    (model_dir / "config.json").write_text(json.dumps({"dataset": "mnist_embedded", "data_dir": tfds_dir,
                                                        "image_size": None}))
     facts = export_model_dir(str(model_dir), "int8", num_calibration_images=50, load_model=lambda d: trained_model)
     assert facts["path"] == str(model_dir / "model_int8.tflite") and os.path.exists(facts["path"])

@@ -39,9 +39,15 @@ def table_path(tmp_path_factory):
     return path
 
 
+@pytest.fixture(autouse=True)
+def _shared_tfds_dir(tfds_dir, monkeypatch):
+    """The binary reads the embedded data from the session's tfds directory, not the user's home."""
+    monkeypatch.setenv("TFDS_DATA_DIR", tfds_dir)
+
+
 def _run(*args, timeout=900):
     return subprocess.run([sys.executable, "-m", "binaries.search_hurricane", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
 
 
 def test_search_writes_genotype_space_summary_and_resumes(table_path, tmp_path):

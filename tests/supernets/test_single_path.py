@@ -19,8 +19,8 @@ CANDIDATES = [["mbconv_k3_e3", "shufflenet_k5_se", "sep_conv_3x3_hse"] if i in S
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    return data_lib.load_image_data("mnist_embedded", image_size=32)
+def mnist(tfds_dir):
+    return data_lib.load_image_data("mnist_embedded", image_size=32, data_dir=tfds_dir)
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,12 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 import tensorflow as tf
+from tfnas.errors import UserInputError
 
 keras = tf.keras
 
 
-class ExportError(ValueError):
+class ExportError(UserInputError):
     """An export request that cannot be carried out (bad format, missing calibration data, ...)."""
 
 

@@ -40,6 +40,7 @@ import tensorflow as tf
 from tfnas.hardware import export, litert
 from tfnas.ops import mobile_ops
 from tfnas.spaces import hurricane
+from tfnas.errors import UserInputError
 
 keras = tf.keras
 
@@ -51,7 +52,7 @@ DEFAULT_LLC_BYTES = 8 * 2**20
 Entry = "float | list[float]"
 
 
-class LatencyTableError(ValueError):
+class LatencyTableError(UserInputError):
     """A device table that is missing, malformed, incomplete, or built for another geometry."""
 
 

@@ -27,11 +27,12 @@ import time
 from typing import Any
 
 import numpy as np
+from tfnas.errors import UserInputError
 
 METHODS = ("in_process", "benchmark_tool")
 
 
-class LatencyError(RuntimeError):
+class LatencyError(UserInputError):
     """A latency measurement that could not be made (missing model, tool failure, bad settings)."""
 
 

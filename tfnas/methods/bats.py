@@ -31,7 +31,8 @@ import tensorflow as tf
 from tfnas.errors import ConfigError
 from tfnas.methods.differentiable import BilevelSearch, SingleLevelSearch
 from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
-from tfnas.methods.schedules import EpochCosineDecay
+from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exported)
+from tfnas.training.schedules import EpochCosineDecay
 from tfnas.supernets.bats_supernet import BINARIZE, BatsSupernet
 from tfnas.training.run_dir import RunDirectory, read_json, write_json
 
@@ -99,14 +100,6 @@ class BinarizationSchedule(keras.callbacks.Callback):
 
 
 # --- distillation ------------------------------------------------------------------------------
-def distillation_loss(teacher_logits: tf.Tensor, student_logits: tf.Tensor, temperature: float = 1.0) -> tf.Tensor:
-    """tau^2 * mean KL(softmax(teacher / tau) || softmax(student / tau)) (Hinton et al.)."""
-    t = tf.nn.softmax(teacher_logits / temperature, axis=-1)
-    log_t = tf.nn.log_softmax(teacher_logits / temperature, axis=-1)
-    log_s = tf.nn.log_softmax(student_logits / temperature, axis=-1)
-    return temperature ** 2 * tf.reduce_mean(tf.reduce_sum(t * (log_t - log_s), axis=-1))
-
-
 class DistillationMixin:
     """Adds kd_weight * distillation_loss(teacher(x), supernet(x)) to every loss the method computes.
 

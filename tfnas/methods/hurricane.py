@@ -36,11 +36,12 @@ from tfnas.search.api import CategoricalSpace, Choice, Constraint, run_search, s
 from tfnas.search.spos_evolution import SpaceExhausted, SPOSEvolution
 from tfnas.spaces import hurricane
 from tfnas.supernets.single_path import PathSGD, SinglePathSupernet, light_graph_optimization
+from tfnas.errors import UserInputError
 
 keras = tf.keras
 
 
-class HurricaneError(ValueError):
+class HurricaneError(UserInputError):
     """A HURRICANE search request that cannot run (infeasible limit, inconsistent inputs)."""
 
 

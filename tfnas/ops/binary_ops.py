@@ -47,7 +47,7 @@ import tensorflow as tf
 import larq as lq
 
 from tfnas.ops.cell_ops import batch_norm
-from tfnas.supernets.grouped_conv import native_grouped_conv_trainable
+from tfnas.ops.grouped_conv import native_grouped_conv_trainable
 
 keras = tf.keras
 

@@ -29,6 +29,7 @@ import dataclasses
 import re
 
 import tensorflow as tf
+from tfnas.errors import UserInputError
 
 keras = tf.keras
 
@@ -51,7 +52,7 @@ OPS: tuple[str, ...] = tuple(f"{op}_{gate}" if gate else op for op in BASE_OPS f
 """The full vocabulary (42 ops): every base op without SE, with a sigmoid SE and with an h-sigmoid SE."""
 
 
-class UnknownOpError(ValueError):
+class UnknownOpError(UserInputError):
     """An op name that is not in the mobile vocabulary."""
 
 

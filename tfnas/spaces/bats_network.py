@@ -31,7 +31,6 @@ from tfnas.ops.cell_ops import batch_norm
 from tfnas.spaces import bats as bats_space
 from tfnas.spaces import darts as darts_space
 from tfnas.spaces.darts_network import DropPath
-from tfnas.training.child_networks import register_builder
 
 keras = tf.keras
 
@@ -39,6 +38,8 @@ MAX_GROUPS = 12
 EVAL_DEFAULTS = {"layers": 20, "init_channels": 64}
 """BATS evaluation network size [U: the paper's CIFAR widths are not stated]: DARTS' 20 cells; 64
 initial channels, the smallest width whose grouped binary convs (2 groups of 32) deploy in LCE."""
+BINARY_DARTS_EVAL_DEFAULTS = {"layers": 20, "init_channels": 36}
+"""Naive binary DARTS at DARTS' CIFAR-10 evaluation size."""
 
 
 class BinaryWidthError(UserInputError):
@@ -189,18 +190,15 @@ def build_binary_darts_network(genotype: darts_space.DartsGenotype, num_classes:
                   generator, config, binary_ops.naive_op, binary_ops.naive_preprocess, True, "binary_darts")
 
 
-def _bats_builder(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary=False,
+def bats_builder(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary=False,
                   drop_path_rate=None, generator=None, stem="auto", **options):
     return build_bats_network(genotype, num_classes, input_shape, init_channels, layers, auxiliary, stem,
                               drop_path_rate, generator, **options)
 
 
-def _binary_darts_builder(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary=False,
+def binary_darts_builder(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary=False,
                           drop_path_rate=None, generator=None, stem="auto", binarization=None, **unused):
     # grouped convs only exist in the BATS network, so fast_grouped_conv is ignored here
     return build_binary_darts_network(genotype, num_classes, input_shape, init_channels, layers, auxiliary, stem,
                                       drop_path_rate, generator, binarization)
 
-
-register_builder(bats_space.SPACE, _bats_builder, EVAL_DEFAULTS, binary=True)
-register_builder(darts_space.SPACE, _binary_darts_builder, {"layers": 20, "init_channels": 36}, binary=True)

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from tfnas.ops.cell_ops import BN_EPSILON, BN_MOMENTUM
 from tfnas.ops.conv_utils import depthwise_conv
-from tfnas.supernets.grouped_conv import grouped_conv2d
+from tfnas.ops.grouped_conv import grouped_conv2d
 
 keras = tf.keras
 

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from tfnas.ops.binary_ops import BINARY_PAD_VALUE, PRELU_INIT, Binarization, binary_kernel, channel_shuffle, sign
 from tfnas.supernets.batched_ops import BatchedOp, KernelSpec
-from tfnas.supernets.grouped_conv import grouped_conv2d, native_grouped_conv_trainable
+from tfnas.ops.grouped_conv import grouped_conv2d, native_grouped_conv_trainable
 
 WEIGHT_CLIP = 1.0
 

@@ -73,6 +73,6 @@ class StagedCosineDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 def distillation_term(teacher: keras.Model, x: tf.Tensor, logits: tf.Tensor, weight: float,
                       temperature: float) -> tf.Tensor:
-    from tfnas.methods.bats import distillation_loss
+    from tfnas.training.distillation import distillation_loss
 
     return weight * distillation_loss(teacher(x, training=False), logits, temperature)

@@ -3,7 +3,7 @@
 Spaces register a builder here (``register_builder``) so that ``binaries.train`` and
 ``load_trained_model`` rebuild the same network from a genotype.json and a small config.
 Binary networks (``binary=True``: BATS, naive binary DARTS) have builders of their own, registered
-by tfnas.spaces.bats_network; a genotype whose space only has a binary network (BATS) is refused
+lazily from tfnas.spaces.bats_network (Larq is loaded only when asked for); a genotype whose space only has a binary network (BATS) is refused
 by the float path with a message saying so.
 """
 from __future__ import annotations
@@ -43,7 +43,13 @@ def register_builder(space: str, builder: Builder, eval_defaults: dict[str, Any]
 
 def _import_binary_builders() -> None:
     # Imported lazily: the binary builders need Larq, which float-only users never load.
-    import tfnas.spaces.bats_network  # noqa: F401
+    if any(binary for _, binary in _BUILDERS):
+        return
+    from tfnas.spaces import bats_network
+
+    register_builder(bats_network.bats_space.SPACE, bats_network.bats_builder, bats_network.EVAL_DEFAULTS, binary=True)
+    register_builder(darts_space.SPACE, bats_network.binary_darts_builder, bats_network.BINARY_DARTS_EVAL_DEFAULTS,
+                     binary=True)
 
 
 def _darts(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary=False, drop_path_rate=None,
