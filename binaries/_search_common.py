@@ -14,19 +14,7 @@ from tfnas.methods.differentiable_search import SearchConfig, run_differentiable
 
 
 def config_from_flags(method: str) -> SearchConfig:
-    return SearchConfig(
-        output_dir=common.OUTPUT_DIR.value, method=method, order=search.ORDER.value, space=search.SPACE.value,
-        dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,
-        seed=common.SEED.value, batch_size=common.BATCH_SIZE.value, epochs=common.EPOCHS.value,
-        steps_per_epoch=common.STEPS_PER_EPOCH.value, validation_steps=search.VALIDATION_STEPS.value,
-        layers=search.LAYERS.value, init_channels=search.INIT_CHANNELS.value,
-        train_portion=search.TRAIN_PORTION.value, learning_rate=search.LEARNING_RATE.value,
-        min_learning_rate=search.MIN_LEARNING_RATE.value, momentum=search.MOMENTUM.value,
-        weight_decay=search.WEIGHT_DECAY.value, grad_clip=search.GRAD_CLIP.value,
-        arch_learning_rate=search.ARCH_LEARNING_RATE.value, arch_weight_decay=search.ARCH_WEIGHT_DECAY.value,
-        arch_beta1=search.ARCH_BETA1.value, arch_activation=search.ARCH_ACTIVATION.value,
-        temperature=search.TEMPERATURE.value, checkpoint_cells=search.CHECKPOINT_CELLS.value,
-        distribution=common.DISTRIBUTION.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value)
+    return SearchConfig(method=method, space=search.SPACE.value, **search.search_config_kwargs())
 
 
 def make_main(method: str):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from absl import flags
 
+from flags import common
+
 SPACE = flags.DEFINE_enum("space", "nasbench201", ["nasbench201", "darts"],
                           "Search space: nasbench201 (6 edges x 5 ops) or darts (normal + reduce cells, 14 edges x 8 ops).")
 LAYERS = flags.DEFINE_integer(
@@ -33,3 +35,24 @@ CHECKPOINT_CELLS = flags.DEFINE_bool(
 VALIDATION_STEPS = flags.DEFINE_integer(
     "validation_steps", None, "Cap on validation batches evaluated per epoch (default: the whole validation part).")
 ORDER = flags.DEFINE_integer("order", 1, "DARTS only: 1 = first-order, 2 = second-order (unrolled) architecture gradient.")
+
+
+def search_config_kwargs() -> dict:
+    """Values of the common and differentiable-search flags as ``SearchConfig`` keyword arguments.
+
+    Shared by every differentiable search binary (DARTS, Single-DARTS, BATS), which add their own
+    ``method``, ``space`` and method-specific fields.
+    """
+    return dict(
+        output_dir=common.OUTPUT_DIR.value, order=ORDER.value,
+        dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,
+        seed=common.SEED.value, batch_size=common.BATCH_SIZE.value, epochs=common.EPOCHS.value,
+        steps_per_epoch=common.STEPS_PER_EPOCH.value, validation_steps=VALIDATION_STEPS.value,
+        layers=LAYERS.value, init_channels=INIT_CHANNELS.value,
+        train_portion=TRAIN_PORTION.value, learning_rate=LEARNING_RATE.value,
+        min_learning_rate=MIN_LEARNING_RATE.value, momentum=MOMENTUM.value,
+        weight_decay=WEIGHT_DECAY.value, grad_clip=GRAD_CLIP.value,
+        arch_learning_rate=ARCH_LEARNING_RATE.value, arch_weight_decay=ARCH_WEIGHT_DECAY.value,
+        arch_beta1=ARCH_BETA1.value, arch_activation=ARCH_ACTIVATION.value,
+        temperature=TEMPERATURE.value, checkpoint_cells=CHECKPOINT_CELLS.value,
+        distribution=common.DISTRIBUTION.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value)

@@ -189,15 +189,7 @@ class BatsSearchConfig(SearchConfig):
     def validate(self) -> None:
         if self.method not in SEARCH_METHODS:
             raise ConfigError(f"unknown method {self.method!r}; choose one of {SEARCH_METHODS}")
-        if self.method == "darts" and self.order not in (1, 2):
-            raise ConfigError(f"--order must be 1 or 2 for DARTS, got {self.order}")
-        if self.method == "darts" and self.train_portion >= 1.0:
-            raise ConfigError("bi-level DARTS needs a validation part: --train_portion must be below 1")
-        if self.method == "darts" and self.order == 2 and self.distribution != "default":
-            raise ConfigError("second-order DARTS runs on one device: use --distribution=default or --order=1")
-        for name in ("batch_size", "epochs", "init_channels"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
+        self.validate_optimisation()
         if self.binarize not in BINARIZE:
             raise ConfigError(f"--binarize must be one of {BINARIZE}, got {self.binarize!r}")
         if self.temperature_schedule not in TEMPERATURE_SCHEDULES:

@@ -74,6 +74,10 @@ class SearchConfig:
             raise ConfigError(f"unknown method {self.method!r}; choose one of {sorted(METHODS)}")
         if self.space not in SUPERNETS:
             raise ConfigError(f"unknown space {self.space!r} for differentiable search; choose one of {sorted(SUPERNETS)}")
+        self.validate_optimisation()
+
+    def validate_optimisation(self) -> None:
+        """Checks shared by every differentiable search (DARTS order, validation split, sizes)."""
         if self.method == "darts" and self.order not in (1, 2):
             raise ConfigError(f"--order must be 1 or 2 for DARTS, got {self.order}")
         if self.method == "darts" and self.train_portion >= 1.0:

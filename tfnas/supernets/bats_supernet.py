@@ -22,13 +22,11 @@ import tensorflow as tf
 from tfnas.errors import ConfigError
 from tfnas.ops.binary_ops import (Binarization, BinaryOpConfig, bats_preprocess, factorized_reduce,
                                   naive_preprocess)
-from tfnas.ops.cell_ops import batch_norm
 from tfnas.spaces import bats as bats_space
 from tfnas.spaces import darts as darts_space
 from tfnas.supernets.binary_batched_ops import (bats_conv_ops, bats_factorized_reduce, naive_conv_ops,
                                                 naive_factorized_reduce)
-from tfnas.supernets.differentiable import DifferentiableSupernet
-from tfnas.supernets.mixed_cell import MixedCell
+from tfnas.supernets.differentiable import DartsLayoutMixin, DifferentiableSupernet
 
 keras = tf.keras
 
@@ -54,7 +52,7 @@ def search_groups(channels: int, requested: int | None) -> int:
     return 1
 
 
-class BatsSupernet(DifferentiableSupernet):
+class BatsSupernet(DartsLayoutMixin, DifferentiableSupernet):
     """Binary differentiable supernet of the BATS space (or naive binary DARTS with ``naive=True``)."""
 
     def __init__(self, num_classes: int, init_channels: int = 16, layers: int = 8, stem_multiplier: int = 3,
@@ -93,47 +91,23 @@ class BatsSupernet(DifferentiableSupernet):
             conv_ops = bats_conv_ops(binarization, self.groups, shuffle_groups)
             reduce_op, transform = bats_factorized_reduce(binarization, binary_downsample), "batch_norm"
 
-        c = init_channels
-        c_curr = stem_multiplier * c
-        self.stem_conv = keras.layers.Conv2D(c_curr, 3, padding="same", use_bias=False, name="stem_conv")
-        self.stem_bn = batch_norm(True, name="stem_bn")
-        c_prev_prev, c_prev, c_curr = c_curr, c_curr, c
-        self.cells, self.preprocess = [], []
-        reduction_prev = False
-        self.reductions = [layers // 3, 2 * layers // 3]
-        for i in range(layers):
-            reduction = i in self.reductions
-            if reduction:
-                c_curr *= 2
-            shape0, shape1 = (None, None, c_prev_prev), (None, None, c_prev)
+        def preprocess(i, c_curr, shape0, shape1, reduction_prev):
             if naive:
                 pre0 = factorized_reduce(c_curr, shape0, op_config, f"cell{i}_pre0", binary=True) if reduction_prev \
                     else naive_preprocess(c_curr, shape0, op_config, f"cell{i}_pre0")
-                pre1 = naive_preprocess(c_curr, shape1, op_config, f"cell{i}_pre1")
-            else:
-                pre0 = factorized_reduce(c_curr, shape0, op_config, f"cell{i}_pre0") if reduction_prev \
-                    else bats_preprocess(c_curr, shape0, op_config, f"cell{i}_pre0")
-                pre1 = bats_preprocess(c_curr, shape1, op_config, f"cell{i}_pre1")
-            self.preprocess.append((pre0, pre1))
-            self.cells.append(MixedCell(self.ops, c_curr, darts_space.NUM_INPUTS, darts_space.NUM_NODES,
-                                        reduction=reduction, pool_bn=True, output="concat", checkpoint=checkpoint,
-                                        conv_ops=conv_ops, factorized_reduce=reduce_op, input_transform=transform,
-                                        name=f"cell{i}"))
-            reduction_prev = reduction
-            c_prev_prev, c_prev = c_prev, darts_space.NUM_NODES * c_curr
-        self.global_pool = keras.layers.GlobalAveragePooling2D()
-        self.classifier = keras.layers.Dense(num_classes, name="classifier")
+                return pre0, naive_preprocess(c_curr, shape1, op_config, f"cell{i}_pre1")
+            pre0 = factorized_reduce(c_curr, shape0, op_config, f"cell{i}_pre0") if reduction_prev \
+                else bats_preprocess(c_curr, shape0, op_config, f"cell{i}_pre0")
+            return pre0, bats_preprocess(c_curr, shape1, op_config, f"cell{i}_pre1")
+
+        self._build_darts_layout(num_classes, init_channels, layers, stem_multiplier, preprocess,
+                                 checkpoint=checkpoint, conv_ops=conv_ops, factorized_reduce=reduce_op,
+                                 input_transform=transform)
 
     def call(self, x, training=None):
-        weights = self.op_weights()
         s = self.stem_bn(self.stem_conv(x), training=training)
-        s0 = s1 = s if self.naive else tf.nn.relu(s)
-        for i, cell in enumerate(self.cells):
-            w = weights["reduce"] if i in self.reductions else weights["normal"]
-            pre0, pre1 = self.preprocess[i]
-            inputs = [pre0(s0, training=training), pre1(s1, training=training)]
-            s0, s1 = s1, cell(inputs, w, training=training)
-        return self.classifier(self.global_pool(s1))
+        s = s if self.naive else tf.nn.relu(s)
+        return self._darts_layout_forward(s, s, training)
 
     def genotype(self):
         w = self.op_weights_numpy()

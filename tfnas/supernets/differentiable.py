@@ -11,7 +11,7 @@ A method (tfnas/methods/) wraps a supernet in a keras.Model whose train_step is 
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -100,7 +100,52 @@ class DifferentiableSupernet(keras.Model):
         }
 
 
-class DartsSupernet(DifferentiableSupernet):
+Preprocess = Callable[[int, int, tuple, tuple, bool], tuple]
+"""preprocess(i, c_curr, shape0, shape1, reduction_prev) -> (pre0, pre1): cell i's input layers."""
+
+
+class DartsLayoutMixin:
+    """DARTS' search-network layout, shared by the float (DARTS) and binary (BATS) supernets.
+
+    Stem conv -> BN (3C channels), ``layers`` mixed cells with reductions at layers//3 and
+    2*layers//3 (channels doubled), each cell's two inputs preprocessed, global pool, classifier.
+    """
+
+    def _build_darts_layout(self, num_classes: int, init_channels: int, layers: int, stem_multiplier: int,
+                            preprocess: Preprocess, **cell_kwargs) -> None:
+        c_curr = stem_multiplier * init_channels
+        self.stem_conv = keras.layers.Conv2D(c_curr, 3, padding="same", use_bias=False, name="stem_conv")
+        self.stem_bn = batch_norm(True, name="stem_bn")
+        c_prev_prev, c_prev, c_curr = c_curr, c_curr, init_channels
+        self.cells, self.preprocess = [], []
+        self.reductions = [layers // 3, 2 * layers // 3]
+        reduction_prev = False
+        for i in range(layers):
+            reduction = i in self.reductions
+            if reduction:
+                c_curr *= 2
+            self.preprocess.append(preprocess(i, c_curr, (None, None, c_prev_prev), (None, None, c_prev),
+                                              reduction_prev))
+            self.cells.append(MixedCell(self.ops, c_curr, darts_space.NUM_INPUTS, darts_space.NUM_NODES,
+                                        reduction=reduction, pool_bn=True, output="concat", name=f"cell{i}",
+                                        **cell_kwargs))
+            reduction_prev = reduction
+            c_prev_prev, c_prev = c_prev, darts_space.NUM_NODES * c_curr
+        self.global_pool = keras.layers.GlobalAveragePooling2D()
+        self.classifier = keras.layers.Dense(num_classes, name="classifier")
+
+    def _darts_layout_forward(self, s0, s1, training=None):
+        """The cells and the classifier, from the two stem outputs."""
+        weights = self.op_weights()
+        for i, cell in enumerate(self.cells):
+            w = weights["reduce"] if i in self.reductions else weights["normal"]
+            pre0, pre1 = self.preprocess[i]
+            inputs = [pre0(s0, training=training), pre1(s1, training=training)]
+            s0, s1 = s1, cell(inputs, w, training=training)
+        return self.classifier(self.global_pool(s1))
+
+
+class DartsSupernet(DartsLayoutMixin, DifferentiableSupernet):
     """DARTS search network (model_search.Network): stem, ``layers`` mixed cells, classifier.
 
     Reductions at layers//3 and 2*layers//3 double the channels; BN is affine-free inside cells.
@@ -116,38 +161,18 @@ class DartsSupernet(DifferentiableSupernet):
         if layers < 3:
             raise ValueError(f"a DARTS network needs at least 3 cells (two are reductions), got layers={layers}")
         self.num_classes, self.init_channels, self.num_layers = num_classes, init_channels, layers
-        c = init_channels
-        c_curr = stem_multiplier * c
-        self.stem_conv = keras.layers.Conv2D(c_curr, 3, padding="same", use_bias=False, name="stem_conv")
-        self.stem_bn = batch_norm(True, name="stem_bn")
-        c_prev_prev, c_prev, c_curr = c_curr, c_curr, c
-        self.cells, self.preprocess = [], []
-        reduction_prev = False
-        for i in range(layers):
-            reduction = i in (layers // 3, 2 * layers // 3)
-            if reduction:
-                c_curr *= 2
+
+        def preprocess(i, c_curr, shape0, shape1, reduction_prev):
             pre0 = FactorizedReduce(c_curr, affine=False, name=f"cell{i}_pre0") if reduction_prev else \
                 ReLUConvBN(c_curr, 1, 1, affine=False, name=f"cell{i}_pre0")
-            pre1 = ReLUConvBN(c_curr, 1, 1, affine=False, name=f"cell{i}_pre1")
-            self.preprocess.append((pre0, pre1))
-            self.cells.append(MixedCell(self.ops, c_curr, darts_space.NUM_INPUTS, darts_space.NUM_NODES, checkpoint=checkpoint,
-                                        reduction=reduction, pool_bn=True, output="concat", name=f"cell{i}"))
-            reduction_prev = reduction
-            c_prev_prev, c_prev = c_prev, darts_space.NUM_NODES * c_curr
-        self.reductions = [i for i in range(layers) if i in (layers // 3, 2 * layers // 3)]
-        self.global_pool = keras.layers.GlobalAveragePooling2D()
-        self.classifier = keras.layers.Dense(num_classes, name="classifier")
+            return pre0, ReLUConvBN(c_curr, 1, 1, affine=False, name=f"cell{i}_pre1")
+
+        self._build_darts_layout(num_classes, init_channels, layers, stem_multiplier, preprocess,
+                                 checkpoint=checkpoint)
 
     def call(self, x, training=None):
-        weights = self.op_weights()
-        s0 = s1 = self.stem_bn(self.stem_conv(x), training=training)
-        for i, cell in enumerate(self.cells):
-            w = weights["reduce"] if i in self.reductions else weights["normal"]
-            pre0, pre1 = self.preprocess[i]
-            inputs = [pre0(s0, training=training), pre1(s1, training=training)]
-            s0, s1 = s1, cell(inputs, w, training=training)
-        return self.classifier(self.global_pool(s1))
+        s = self.stem_bn(self.stem_conv(x), training=training)
+        return self._darts_layout_forward(s, s, training)
 
     def genotype(self) -> darts_space.DartsGenotype:
         w = self.op_weights_numpy()
