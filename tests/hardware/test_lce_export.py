@@ -56,7 +56,11 @@ def exported(trained, tmp_path_factory):
 def test_rebuilt_model_is_the_trained_one(trained):
     summary, model, x, y = trained
     accuracy = float(np.mean(np.argmax(model.predict(x, verbose=0), -1) == y))
-    assert accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
+    # A binary network's sign() turns float summation-order noise (thread scheduling in the conv
+    # kernels) into a flipped bit now and then, so one or two of the 1,000 test images may change class
+    # between two evaluations of the very same weights (CI saw 0.637 vs 0.638). A model rebuilt wrong
+    # (missing weights, wrong scaling) is off by far more than 3 images.
+    assert accuracy == pytest.approx(summary["test_accuracy"], abs=0.003)
     # it learned something (chance is 0.1; measured 0.63), so the agreement test below is not about noise
     assert accuracy > 0.3
 
