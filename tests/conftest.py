@@ -36,3 +36,31 @@ def mnist_small(mnist):
 
     return dataclasses.replace(mnist, train_images=mnist.train_images[:1000], train_labels=mnist.train_labels[:1000],
                                test_images=mnist.test_images[:500], test_labels=mnist.test_labels[:500])
+
+
+def _explicit_mixed_cell(cell, states, weights, make_op):
+    """sum_e sum_k w[e,k] * op_k(source(e)) node by node, one separate layer per (edge, op) made by
+    ``make_op(op, edge, stride, source_state)``: the definition of a DARTS / NAS-Bench-201 mixed cell
+    written without any batching, the reference the batched float and binary cells are checked against."""
+    import tensorflow as tf
+
+    states = list(states)
+    edge = 0
+    for n in range(cell.num_nodes):
+        total = 0.0
+        for s in range(cell.num_inputs + n):
+            stride = 2 if cell.reduction and s < cell.num_inputs else 1
+            for k, op in enumerate(cell.ops):
+                if op == "none" or weights[edge, k] == 0:
+                    continue
+                layer = make_op(op, edge, stride, states[s])
+                total = total + weights[edge, k] * layer(states[s], training=True)
+            edge += 1
+        states.append(total)
+    return tf.concat(states[cell.num_inputs:], -1) if cell.output_mode == "concat" else states[-1]
+
+
+@pytest.fixture
+def explicit_cell():
+    """The unbatched mixed-cell reference (see _explicit_mixed_cell)."""
+    return _explicit_mixed_cell
