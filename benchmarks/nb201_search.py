@@ -35,7 +35,7 @@ from tfnas.benchmarks import nasbench201 as nb  # noqa: E402
 from tfnas.search.evolution import RegularizedEvolution  # noqa: E402
 from tfnas.search.pnas import SMBOSearcher  # noqa: E402
 from tfnas.search.random import RandomSearch  # noqa: E402
-from tfnas.search.surrogates import CategoricalTokens, Surrogate  # noqa: E402
+from tfnas.search.surrogates import Surrogate  # noqa: E402
 
 SEARCHERS = ("random", "evolution", "evolution_dedup", "pnas_smbo", "pnas_smbo_lstm", "pnas_smbo_minmax")
 """pnas_smbo: MLP ensemble, rank targets (the binary's defaults); _lstm: LSTM ensemble; _minmax: the

@@ -14,7 +14,6 @@ from __future__ import annotations
 import tfnas  # noqa: F401  (Keras 2 switch, before TensorFlow)
 
 import json
-import os
 import sys
 
 from absl import app, logging
@@ -23,16 +22,9 @@ from flags import common, hardware, output_file
 from flags import profile as profile_flags
 from tfnas.hardware import litert
 from tfnas.errors import exit_on_user_error
+from tfnas.files import write_json
 
 
-def write_json(data: dict, path: str) -> None:
-    """Atomic write: an interrupted run never leaves half a file where a good one was."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def profile_tflite(path: str) -> dict:
@@ -85,7 +77,7 @@ def main(argv: list[str]) -> None:
         elif profile_flags.TFLITE.value:
             result = profile_tflite(profile_flags.TFLITE.value)
             if output_file.OUTPUT.value:
-                write_json(result, output_file.OUTPUT.value)
+                write_json(output_file.OUTPUT.value, result)
         else:
             sys.exit("profile_latency: pass --tflite=<model.tflite> (export one with binaries.export) or "
                      "--build_table --output=<table.json>")

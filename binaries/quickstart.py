@@ -48,7 +48,7 @@ def run() -> dict:
     from binaries.export import export_model_dir
     from tfnas.hardware.litert import measure_latency
     from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
-    from tfnas.training.run_dir import write_json
+    from tfnas.files import write_json
     from tfnas.training.trainer import TrainConfig, train_genotype
 
     out = os.path.abspath(common.OUTPUT_DIR.value)

@@ -27,6 +27,7 @@ from absl import app, logging
 from flags import common, hardware
 from flags import hurricane as hflags
 from tfnas.errors import ConfigError, exit_on_user_error
+from tfnas.files import write_json
 
 CONFIG_FILE = "config.json"
 
@@ -65,14 +66,9 @@ def prepare_output_dir(output_dir: str, fresh: bool, config: dict[str, Any]) -> 
                              "re-run with the same flags to resume, or pass --fresh (the old search is moved aside) "
                               "or another --output_dir")
     else:
-        _write_json(path, config)
+        write_json(path, config)
 
 
-def _write_json(path: str, data: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def run(output_dir: str) -> dict[str, Any]:
@@ -110,7 +106,7 @@ def run(output_dir: str) -> dict[str, Any]:
     prepare_output_dir(output_dir, common.FRESH.value, run_config)
     space_path = os.path.join(output_dir, "generated_space.json")
     if not os.path.exists(space_path):
-        _write_json(space_path, generated.to_json())
+        write_json(space_path, generated.to_json())
     logging.info("hardware-aware space for %s (%d threads), top-%d per layer:\n%s", table.device.get("cpu_model"),
                  table.num_threads, generated.top_k, generated.summary())
 
@@ -146,7 +142,7 @@ def run(output_dir: str) -> dict[str, Any]:
             measured = latency_table.measure_architecture(
                 genotype, config.num_classes, config.input_channels, num_threads=table.num_threads,
                 num_runs=hardware.NUM_RUNS.value, warmup_runs=hardware.WARMUP_RUNS.value).to_json()
-            _write_json(measured_path, measured)
+            write_json(measured_path, measured)
     statistic = table.measurement.get("statistic", "median")
     summary = {
         "method": "hurricane", "space": hurricane.SPACE, "seed": settings.seed, "dataset": common.DATASET.value,
@@ -162,7 +158,7 @@ def run(output_dir: str) -> dict[str, Any]:
         "history": [h for r in results for h in r.history],
         "settings": settings.to_json(),
     }
-    _write_json(os.path.join(output_dir, "search_summary.json"), summary)
+    write_json(os.path.join(output_dir, "search_summary.json"), summary)
     with writer.as_default():
         tf.summary.text("best/genotype", json.dumps(genotype.to_json()), step=0)
     writer.flush()

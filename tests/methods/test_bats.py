@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tfnas.errors import ConfigError
 from tfnas.methods import bats
-from tfnas.methods.bats import (BatsBilevelSearch, BatsSearchConfig, BatsSingleLevelSearch, BinarizationSchedule,
+from tfnas.methods.bats import (BatsSearchConfig, BatsSingleLevelSearch, BinarizationSchedule,
                                 TemperatureSchedule, binarization_fraction, temperature_at)
 from tfnas.supernets.bats_supernet import BatsSupernet
 

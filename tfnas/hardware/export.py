@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import tensorflow as tf
 from tfnas.errors import UserInputError
+from tfnas.files import write_bytes
 
 keras = tf.keras
 
@@ -137,12 +138,7 @@ def export_tflite(model: keras.Model, path: str, fmt: str = "tflite",
     each tensor's name, shape, dtype and (for int8) quantization scale and zero point.
     """
     data = convert(model, fmt, representative_images)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    write_bytes(path, data)
     spec = FORMATS[fmt]
     inputs, outputs = (spec.details or tensor_details)(data)
     facts = {"path": path, "size_bytes": len(data), "format": fmt, "inputs": inputs, "outputs": outputs}

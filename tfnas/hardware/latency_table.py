@@ -41,6 +41,7 @@ from tfnas.hardware import export, litert
 from tfnas.ops import mobile_ops
 from tfnas.spaces import hurricane
 from tfnas.errors import UserInputError
+from tfnas.files import write_json
 
 keras = tf.keras
 
@@ -301,12 +302,7 @@ class LatencyTable:
 
     def save(self, path: str) -> None:
         """Atomic write (a crash mid-save never corrupts the table already on disk)."""
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.to_json(), f)
-        os.replace(tmp, path)
+        write_json(path, self.to_json(), indent=None)
 
     @classmethod
     def load(cls, path: str, config: hurricane.HurricaneConfig | None = None) -> "LatencyTable":

@@ -34,7 +34,8 @@ from tfnas.methods.differentiable_search import SearchConfig, run_differentiable
 from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exported)
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.supernets.bats_supernet import BINARIZE, BatsSupernet
-from tfnas.training.run_dir import RunDirectory, read_json, write_json
+from tfnas.files import read_json, write_json
+from tfnas.training.run_dir import RunDirectory
 
 keras = tf.keras
 

@@ -27,7 +27,8 @@ from tfnas.spaces.base import save_genotype
 from tfnas.supernets.differentiable import SUPERNETS, build_supernet
 from tfnas.training.arch_summaries import ArchitectureSummary
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
-from tfnas.training.run_dir import RunDirectory, write_json
+from tfnas.files import write_json
+from tfnas.training.run_dir import RunDirectory
 
 keras = tf.keras
 

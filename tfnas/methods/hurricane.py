@@ -30,13 +30,14 @@ import tensorflow as tf
 from absl import logging
 
 from tfnas import data as data_lib
-from tfnas.hardware.latency_table import LatencyTable, LatencyTableError
+from tfnas.hardware.latency_table import LatencyTable
 from tfnas.hardware.space_generation import GeneratedSpace
-from tfnas.search.api import CategoricalSpace, Choice, Constraint, run_search, save_state
+from tfnas.search.api import CategoricalSpace, Choice, Constraint, run_search
 from tfnas.search.spos_evolution import SpaceExhausted, SPOSEvolution
 from tfnas.spaces import hurricane
 from tfnas.supernets.single_path import PathSGD, SinglePathSupernet, light_graph_optimization
 from tfnas.errors import UserInputError
+from tfnas.files import read_json, write_json
 
 keras = tf.keras
 
@@ -189,10 +190,8 @@ def train_supernet(supernet: SinglePathSupernet, data: data_lib.ImageData, indic
         raise HurricaneError(f"supernet training diverged (loss {losses[-1]}); lower --learning_rate")
     supernet.save_weights(weights_path)
     seconds = timer.total()
-    with open(done_path + ".tmp", "w") as f:
-        json.dump({"train_seconds": seconds, "epochs": settings.epochs, "steps_per_epoch": steps,
-                   "final_loss": losses[-1] if losses else None}, f)
-    os.replace(done_path + ".tmp", done_path)
+    write_json(done_path, {"train_seconds": seconds, "epochs": settings.epochs, "steps_per_epoch": steps,
+                           "final_loss": losses[-1] if losses else None})
     return seconds
 
 
@@ -202,19 +201,14 @@ class _EpochTimer(keras.callbacks.Callback):
     def __init__(self, path: str):
         super().__init__()
         self.path = path
-        self.times: dict[str, float] = {}
-        if os.path.exists(path):
-            with open(path) as f:
-                self.times = json.load(f)
+        self.times: dict[str, float] = read_json(path, {})
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         self.times[str(epoch)] = time.perf_counter() - self._start
-        with open(self.path + ".tmp", "w") as f:
-            json.dump(self.times, f)
-        os.replace(self.path + ".tmp", self.path)
+        write_json(self.path, self.times)
 
     def total(self) -> float:
         return float(sum(self.times.values()))
@@ -301,7 +295,7 @@ def run_stage(plan: StagePlan, generated: Sequence[Sequence[str]], table: Latenc
     history = [{"stage": plan.name, "ops": list(full_ops(plan, h["arch"])), **h["metrics"]} for h in searcher.history]
     result = StageResult(plan.name, full_ops(plan, best["arch"]), float(best["metrics"]["accuracy"]),
                          float(best["metrics"]["predicted_latency_ms"]), train_seconds, search_seconds, history)
-    save_state(result.to_json(), result_path)
+    write_json(result_path, result.to_json())
     return result, supernet
 
 

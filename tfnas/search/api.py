@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 import numpy as np
 
 from tfnas.errors import UserInputError
+from tfnas.files import write_json
 
 Architecture = dict[str, Any]
 
@@ -237,14 +238,6 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def save_state(state: Mapping[str, Any], path: str) -> None:
-    """Atomic JSON write: a crash mid-write never corrupts the last good state."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(state, f)
-    os.replace(tmp, path)
-
-
 def run_search(searcher: Searcher, evaluator: Evaluator, max_evaluations: int,
                state_path: str | None = None,
                on_result: Callable[[int, Architecture, Mapping[str, float]], None] | None = None) -> Searcher:
@@ -261,7 +254,7 @@ def run_search(searcher: Searcher, evaluator: Evaluator, max_evaluations: int,
         metrics = evaluator.evaluate(arch)
         searcher.tell(arch, metrics)
         if state_path:
-            save_state(searcher.get_state(), state_path)
+            write_json(state_path, searcher.get_state(), indent=None)
         if on_result is not None:
             on_result(len(searcher.history), arch, metrics)
     return searcher

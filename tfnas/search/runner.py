@@ -24,7 +24,8 @@ import time
 from typing import Any, Callable, Mapping
 
 from tfnas.errors import UserInputError
-from tfnas.search.api import Architecture, Evaluator, Searcher, run_search, save_state
+from tfnas.files import write_json
+from tfnas.search.api import Architecture, Evaluator, Searcher, run_search
 
 STATE_FILE = "searcher_state.json"
 CONFIG_FILE = "search_config.json"
@@ -64,7 +65,7 @@ def check_config(output_dir: str, config: Mapping[str, Any]) -> None:
                 f"{output_dir} holds a search with other settings ({details}). Resume with the same flags, "
                 "pass --fresh to move the old search aside, or use another --output_dir.")
         return
-    save_state(config, path)
+    write_json(path, config, indent=None)
 
 
 def _scalar_writer(logdir: str):
@@ -89,11 +90,6 @@ def _scalar_writer(logdir: str):
     return writer, scalar
 
 
-def write_json(data: Any, path: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1)
-    os.replace(tmp, path)
 
 
 def summary(searcher: Searcher, method: str, arch_to_summary: Callable[[Architecture], Any],
@@ -126,7 +122,7 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations:
     logged_spearman = [0]
 
     def write_outputs() -> None:
-        write_json(summary(searcher, method, arch_to_summary, extra_summary), os.path.join(output_dir, SUMMARY_FILE))
+        write_json(os.path.join(output_dir, SUMMARY_FILE), summary(searcher, method, arch_to_summary, extra_summary))
         best = searcher.best()
         if best is not None:
             save_genotype(arch_to_genotype(best["arch"]), os.path.join(output_dir, GENOTYPE_FILE))

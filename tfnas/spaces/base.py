@@ -11,6 +11,7 @@ import os
 from typing import Any, Callable, Protocol
 
 from tfnas.errors import UserInputError
+from tfnas.files import write_json
 
 
 class GenotypeError(UserInputError):
@@ -86,7 +87,4 @@ def load_genotype(path: str, expected_space: str | None = None) -> Any:
 
 def save_genotype(genotype: Genotype, path: str) -> None:
     """Write atomically so an interrupted run never leaves half a genotype behind."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(genotype.to_json(), f, indent=2)
-    os.replace(tmp, path)
+    write_json(path, genotype.to_json())

@@ -15,7 +15,8 @@ from typing import Any, Callable
 import tensorflow as tf
 
 from tfnas.errors import TrainingDiverged
-from tfnas.training.run_dir import RunDirectory, write_json
+from tfnas.files import write_json
+from tfnas.training.run_dir import RunDirectory
 
 keras = tf.keras
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 from tfnas.errors import UserInputError
 from tfnas.spaces.base import genotype_from_json
 from tfnas.training.child_networks import build_child
-from tfnas.training.run_dir import read_json, write_json
+from tfnas.files import read_json, write_json
 
 keras = tf.keras
 

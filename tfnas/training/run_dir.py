@@ -10,41 +10,18 @@ Layout of ``output_dir`` (every binary follows it):
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import shutil
 from typing import Any, Mapping
 
 from tfnas.errors import UserInputError
+from tfnas.files import as_json, read_json, write_json
 
 
 class RunConfigMismatch(UserInputError):
     """A resumed run's configuration differs from the one its output_dir was started with."""
 
 
-def write_json(path: str, data: Any) -> None:
-    """Atomic JSON write (temporary file + rename), so a crash never leaves a torn file."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2, default=_json_default)
-    os.replace(tmp, path)
-
-
-def read_json(path: str, default: Any = None) -> Any:
-    if not os.path.exists(path):
-        return default
-    with open(path) as f:
-        return json.load(f)
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 class RunDirectory:
@@ -91,7 +68,7 @@ class RunDirectory:
         """
         path = self.file("run_config.json")
         saved = read_json(path)
-        config = json.loads(json.dumps(dict(config), default=_json_default))
+        config = as_json(dict(config))
         if saved is None or not os.listdir(self.checkpoints):
             write_json(path, config)
             return

@@ -26,7 +26,8 @@ from tfnas.spaces.base import load_genotype
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
 from tfnas.training.child_networks import build_child, supports_auxiliary
 from tfnas.training.model_io import save_trained_model
-from tfnas.training.run_dir import RunDirectory, write_json
+from tfnas.files import write_json
+from tfnas.training.run_dir import RunDirectory
 
 keras = tf.keras
 
