@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from tfnas.errors import UserInputError
-from tfnas.search.api import Architecture, CategoricalSpace, Choice, Constraint, SearchSpaceError
+from tfnas.spaces.choices import Architecture, CategoricalSpace, Choice, Constraint, SearchSpaceError
 from tfnas.spaces import nasbench201 as nb201
 from tfnas.spaces.base import GenotypeError
 

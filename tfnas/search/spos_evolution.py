@@ -3,9 +3,11 @@
 Generation by generation, as in the SPOS reference search:
 1. the first generation is ``population_size`` random feasible architectures;
 2. after a generation is evaluated, the ``num_parents`` best architectures seen so far are the
-   parents; the next generation is ``num_mutations`` mutants (every choice re-drawn uniformly with
-   probability ``mutation_prob``) and ``num_crossovers`` children (every choice taken from one of
-   two random parents), topped up with random architectures to ``population_size``.
+   parents; the next generation is ``num_mutations`` mutants (``space.resample``: every active
+   choice re-drawn uniformly with probability ``mutation_prob``) and ``num_crossovers`` children
+   (``space.crossover``: every choice taken from one of two random parents), topped up with random
+   architectures (``space.draw``) to ``population_size``. The operators are the space's own, so
+   conditional choices (a depth that removes layers) are handled by the space.
 
 A candidate enters a generation only if it satisfies every constraint of the space (e.g. a hard
 latency limit predicted from a device table) and has not been evaluated before, so an infeasible
@@ -89,10 +91,7 @@ class SPOSEvolution(Searcher):
         for _ in range(self.num_mutations * self.max_tries_factor):
             if len(out) >= self.num_mutations:
                 break
-            child = dict(parents[int(self.rng.integers(len(parents)))])
-            for choice in self.space.choices:
-                if self.rng.random() < self.mutation_prob:
-                    child[choice.name] = choice.options[int(self.rng.integers(len(choice.options)))]
+            child = self.space.resample(parents[int(self.rng.integers(len(parents)))], self.rng, self.mutation_prob)
             if self._legal(child, seen):
                 out.append(child)
         return out
@@ -104,7 +103,7 @@ class SPOSEvolution(Searcher):
                 break
             a = parents[int(self.rng.integers(len(parents)))]
             b = parents[int(self.rng.integers(len(parents)))]
-            child = {c.name: (a if self.rng.random() < 0.5 else b)[c.name] for c in self.space.choices}
+            child = self.space.crossover(a, b, self.rng)
             if self._legal(child, seen):
                 out.append(child)
         return out
@@ -119,7 +118,7 @@ class SPOSEvolution(Searcher):
         for _ in range(self.space.max_sampling_tries):
             if len(out) >= count:
                 break
-            arch = {c.name: c.options[int(self.rng.integers(len(c.options)))] for c in self.space.choices}
+            arch = self.space.draw(self.rng)
             if self._legal(arch, seen):
                 out.append(arch)
         if not out and not self.history and count > 0:

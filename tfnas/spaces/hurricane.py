@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.ops import mobile_ops
-from tfnas.search.api import CategoricalSpace, Choice, Constraint
+from tfnas.spaces.choices import CategoricalSpace, Choice, Constraint
 from tfnas.spaces.base import GenotypeError, register_genotype
 
 keras = tf.keras

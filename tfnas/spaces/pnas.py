@@ -156,7 +156,7 @@ def fixed_size_space(num_blocks: int = DEFAULT_MAX_BLOCKS):
     Progressive PNAS grows cells block by block; random search and evolution instead search
     this flat space, so all three can run on the same child networks and evaluator.
     """
-    from tfnas.search.api import CategoricalSpace, Choice
+    from tfnas.spaces.choices import CategoricalSpace, Choice
 
     choices = []
     for j in range(num_blocks):
