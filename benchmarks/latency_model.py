@@ -27,7 +27,7 @@ import tensorflow as tf  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from tfnas.hardware import export, latency_table, litert  # noqa: E402
-from tfnas.spaces import hurricane  # noqa: E402
+from tfnas.spaces import hurricane, hurricane_network  # noqa: E402
 
 
 def main() -> None:
@@ -62,7 +62,7 @@ def main() -> None:
     genotypes = [hurricane.random_genotype(rng, args.resolution, args.width_multiplier) for _ in range(args.num_archs)]
     models = []
     for g in genotypes:
-        models.append(export.convert(hurricane.build_child(g, classes, args.input_channels)))
+        models.append(export.convert(hurricane_network.build_child(g, classes, args.input_channels)))
         tf.keras.backend.clear_session()
     measured: list[list[litert.LatencyMeasurement]] = [[] for _ in genotypes]
     for _ in range(args.passes):

@@ -12,7 +12,7 @@ from tfnas.spaces import bats as bats_space
 from tfnas.spaces import darts as darts_space
 from tfnas.spaces import nasbench201 as nb201_space
 from tfnas.spaces.base import GenotypeError, genotype_from_json, load_genotype, save_genotype
-from tfnas.spaces.bats_network import BinaryWidthError, lce_groups
+from tfnas.spaces.bats_binary_network import BinaryWidthError, lce_groups
 from tfnas.training.child_networks import NoNetworkForGenotype, build_child
 
 GENOTYPE = bats_space.BatsGenotype(

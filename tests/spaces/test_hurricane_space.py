@@ -9,7 +9,7 @@ import pytest
 import tfnas  # noqa: F401
 
 from tfnas.search.api import SearchSpaceError
-from tfnas.spaces import hurricane
+from tfnas.spaces import hurricane, hurricane_network
 from tfnas.spaces.base import GenotypeError, genotype_from_json, load_genotype, save_genotype
 
 
@@ -56,7 +56,7 @@ def test_malformed_genotypes_are_clear_errors():
 
 def test_child_network_runs_and_follows_the_genotype():
     genotype = hurricane.HurricaneGenotype(("shufflenet_k3",) * 10 + ("mbconv_k5_e3_se",) * 10, 32, 0.25)
-    model = hurricane.build_child(genotype, num_classes=10, input_channels=1)
+    model = hurricane_network.build_child(genotype, num_classes=10, input_channels=1)
     assert model.output_shape == (None, 10)
     assert model(np.zeros((2, 32, 32, 1), np.float32)).shape == (2, 10)
     assert model.get_layer("layer_00").op == "shufflenet_k3"

@@ -3,7 +3,7 @@ differentiable-search core.
 
 The paper's three ingredients and where they live:
 1. the binary-oriented search space: tfnas.spaces.bats (ops), tfnas.supernets.bats_supernet
-   (search network), tfnas.spaces.bats_network (child network);
+   (search network), tfnas.spaces.bats_binary_network (child network);
 2. the mechanism that controls and stabilises the searched topology: a temperature T on the
    architecture softmax, softmax(alpha / T), with a schedule over epochs
    (:func:`temperature_at`, :class:`TemperatureSchedule`); its effect is visible in TensorBoard

@@ -47,6 +47,7 @@ import tensorflow as tf
 import larq as lq
 
 from tfnas.ops.cell_ops import batch_norm
+from tfnas.ops.channels import channel_shuffle
 from tfnas.ops.grouped_conv import native_grouped_conv_trainable
 
 keras = tf.keras
@@ -184,23 +185,6 @@ class ChannelShuffle(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups}
-
-
-def channel_shuffle(x: tf.Tensor, groups: int, blocks: int = 1) -> tf.Tensor:
-    """Shuffle the channels of each of ``blocks`` consecutive channel blocks with ``groups``.
-
-    ``blocks`` > 1 is the batched supernet's layout: G edges' outputs side by side, each
-    shuffled on its own.
-    """
-    if groups <= 1:
-        return x
-    c = x.shape[-1] // blocks
-    if c % groups:
-        raise ValueError(f"channel shuffle with {groups} groups needs channels divisible by {groups}, got {c}")
-    shape = tf.shape(x)
-    y = tf.reshape(x, tf.concat([shape[:3], [blocks, groups, c // groups]], 0))
-    y = tf.transpose(y, [0, 1, 2, 3, 5, 4])
-    return tf.reshape(y, tf.concat([shape[:3], [blocks * c]], 0))
 
 
 class Subsample(keras.layers.Layer):

@@ -25,11 +25,9 @@ Conventions (SPOS / ShuffleNetV2 reference code, megvii-model/SinglePathOneShot;
 """
 from __future__ import annotations
 
-import dataclasses
-import re
-
 import tensorflow as tf
-from tfnas.errors import UserInputError
+
+from tfnas.ops.channels import channel_shuffle
 
 keras = tf.keras
 
@@ -37,67 +35,14 @@ BN_MOMENTUM = 0.9  # PyTorch's 0.1
 BN_EPSILON = 1e-5
 SE_REDUCTION = 4
 
-SHUFFLE_KERNELS = (3, 5, 7)
-MBCONV_KERNELS = (3, 5, 7)
-MBCONV_EXPANSIONS = (1, 3, 6)
-SE_GATES = ("", "se", "hse")  # none, sigmoid, hard sigmoid
-
-BASE_OPS: tuple[str, ...] = (
-    *(f"shufflenet_k{k}" for k in SHUFFLE_KERNELS),
-    "shuffle_xception",
-    *(f"mbconv_k{k}_e{e}" for k in MBCONV_KERNELS for e in MBCONV_EXPANSIONS),
-    "sep_conv_3x3",
-)
-OPS: tuple[str, ...] = tuple(f"{op}_{gate}" if gate else op for op in BASE_OPS for gate in SE_GATES)
-"""The full vocabulary (42 ops): every base op without SE, with a sigmoid SE and with an h-sigmoid SE."""
-
-
-class UnknownOpError(UserInputError):
-    """An op name that is not in the mobile vocabulary."""
-
-
-@dataclasses.dataclass(frozen=True)
-class OpSpec:
-    """What an op name means: family, kernel, expansion and squeeze-excite gate ('' = none)."""
-
-    name: str
-    family: str  # shufflenet | shuffle_xception | mbconv | sep_conv
-    kernel: int
-    expansion: int = 1
-    se: str = ""
-
-
-_NAME = re.compile(r"^(?P<base>shufflenet_k(?P<sk>\d)|shuffle_xception|mbconv_k(?P<mk>\d)_e(?P<e>\d)|sep_conv_3x3)"
-                   r"(?:_(?P<se>se|hse))?$")
-
-
-def parse_op(name: str) -> OpSpec:
-    """Parse an op name of ``OPS``; anything else is an ``UnknownOpError`` that lists the vocabulary."""
-    m = _NAME.match(name) if isinstance(name, str) else None
-    if m is None or name not in OPS:
-        raise UnknownOpError(f"unknown mobile op {name!r}; the HURRICANE vocabulary is {list(OPS)}")
-    se = m.group("se") or ""
-    base = m.group("base")
-    if base.startswith("shufflenet"):
-        return OpSpec(name, "shufflenet", int(m.group("sk")), 1, se)
-    if base == "shuffle_xception":
-        return OpSpec(name, "shuffle_xception", 3, 1, se)
-    if base.startswith("mbconv"):
-        return OpSpec(name, "mbconv", int(m.group("mk")), int(m.group("e")), se)
-    return OpSpec(name, "sep_conv", 3, 1, se)
-
-
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """Round a channel count to a multiple of ``divisor`` without going more than 10% below it."""
-    min_value = min_value or divisor
-    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if new < 0.9 * value:
-        new += divisor
-    return new
+# The vocabulary (names, parsing, channel rounding) is TensorFlow-free and shared with the spaces.
+from tfnas.ops.mobile_vocabulary import (BASE_OPS, MBCONV_EXPANSIONS, MBCONV_KERNELS, OPS, SE_GATES,  # noqa: E402,F401
+                                         SHUFFLE_KERNELS, OpSpec, UnknownOpError, make_divisible, parse_op)
 
 
 # --- building blocks --------------------------------------------------------------------------------
-def _bn(name: str) -> keras.layers.BatchNormalization:
+def batch_norm(name: str) -> keras.layers.BatchNormalization:
+    """The mobile ops' BN (momentum and epsilon of the MobileNet/ShuffleNet recipes); stems and heads use it too."""
     return keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
 
 
@@ -112,14 +57,6 @@ def _dw(kernel: int, stride: int, name: str) -> keras.layers.DepthwiseConv2D:
 def hard_sigmoid(x: tf.Tensor) -> tf.Tensor:
     """ReLU6(x + 3) / 6, the MobileNetV3 gate (cheap on integer hardware)."""
     return tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
-
-
-def channel_shuffle(x: tf.Tensor, groups: int = 2) -> tf.Tensor:
-    """Interleave channel groups ([g, c/g] -> [c/g, g]), so the next unit's split mixes both branches."""
-    h, w, c = x.shape[1], x.shape[2], x.shape[3]
-    x = tf.reshape(x, [-1, h, w, groups, c // groups])
-    x = tf.transpose(x, [0, 1, 2, 4, 3])
-    return tf.reshape(x, [-1, h, w, c])
 
 
 @keras.utils.register_keras_serializable(package="tfnas")
@@ -187,20 +124,20 @@ class ShuffleUnit(MobileOp):
         k = self.spec.kernel
         layers: list[keras.layers.Layer] = []
         if self.spec.family == "shufflenet":
-            layers += [_conv1x1(mid, "pw1"), _bn("bn1"), keras.layers.ReLU(name="relu1"),
-                       _dw(k, self.stride, "dw"), _bn("bn2"),
-                       _conv1x1(main_out, "pw2"), _bn("bn3"), keras.layers.ReLU(name="relu2")]
+            layers += [_conv1x1(mid, "pw1"), batch_norm("bn1"), keras.layers.ReLU(name="relu1"),
+                       _dw(k, self.stride, "dw"), batch_norm("bn2"),
+                       _conv1x1(main_out, "pw2"), batch_norm("bn3"), keras.layers.ReLU(name="relu2")]
         else:  # Shuffle-Xception: three (dw 3x3-BN, 1x1-BN-ReLU), the first strided
             widths = (mid, mid, main_out)
             for i, width in enumerate(widths):
-                layers += [_dw(3, self.stride if i == 0 else 1, f"dw{i + 1}"), _bn(f"bn_dw{i + 1}"),
-                           _conv1x1(width, f"pw{i + 1}"), _bn(f"bn_pw{i + 1}"), keras.layers.ReLU(name=f"relu{i + 1}")]
+                layers += [_dw(3, self.stride if i == 0 else 1, f"dw{i + 1}"), batch_norm(f"bn_dw{i + 1}"),
+                           _conv1x1(width, f"pw{i + 1}"), batch_norm(f"bn_pw{i + 1}"), keras.layers.ReLU(name=f"relu{i + 1}")]
         if self.spec.se:
             layers.append(SqueezeExcite(self.spec.se, name="se"))
         self.main = layers
         self.proj = [] if self.split else [
-            _dw(k, self.stride, "proj_dw"), _bn("proj_bn1"),
-            _conv1x1(proj_out, "proj_pw"), _bn("proj_bn2"), keras.layers.ReLU(name="proj_relu")]
+            _dw(k, self.stride, "proj_dw"), batch_norm("proj_bn1"),
+            _conv1x1(proj_out, "proj_pw"), batch_norm("proj_bn2"), keras.layers.ReLU(name="proj_relu")]
         self._branch_in = branch_in
 
     @staticmethod
@@ -214,7 +151,7 @@ class ShuffleUnit(MobileOp):
             keep, x = x[..., : self._branch_in], x[..., self._branch_in:]
         else:
             keep = self._run(self.proj, x, training)
-        return channel_shuffle(tf.concat([keep, self._run(self.main, x, training)], axis=-1))
+        return channel_shuffle(tf.concat([keep, self._run(self.main, x, training)], axis=-1), 2)
 
 
 @keras.utils.register_keras_serializable(package="tfnas")
@@ -229,11 +166,11 @@ class InvertedResidual(MobileOp):
         k = self.spec.kernel
         layers: list[keras.layers.Layer] = []
         if self.spec.expansion != 1:
-            layers += [_conv1x1(hidden, "expand"), _bn("bn_expand"), keras.layers.ReLU(6.0, name="relu_expand")]
-        layers += [_dw(k, self.stride, "dw"), _bn("bn_dw"), keras.layers.ReLU(6.0, name="relu_dw")]
+            layers += [_conv1x1(hidden, "expand"), batch_norm("bn_expand"), keras.layers.ReLU(6.0, name="relu_expand")]
+        layers += [_dw(k, self.stride, "dw"), batch_norm("bn_dw"), keras.layers.ReLU(6.0, name="relu_dw")]
         if self.spec.se:
             layers.append(SqueezeExcite(self.spec.se, name="se"))
-        layers += [_conv1x1(self.out_channels, "project"), _bn("bn_project")]
+        layers += [_conv1x1(self.out_channels, "project"), batch_norm("bn_project")]
         self.body = layers
         self.residual = self.stride == 1 and in_channels == self.out_channels
 
@@ -251,8 +188,8 @@ class MobileSepConv(MobileOp):
     def build(self, input_shape):
         in_channels = int(input_shape[-1])
         layers: list[keras.layers.Layer] = [
-            keras.layers.ReLU(name="relu1"), _dw(3, self.stride, "dw1"), _conv1x1(in_channels, "pw1"), _bn("bn1"),
-            keras.layers.ReLU(name="relu2"), _dw(3, 1, "dw2"), _conv1x1(self.out_channels, "pw2"), _bn("bn2")]
+            keras.layers.ReLU(name="relu1"), _dw(3, self.stride, "dw1"), _conv1x1(in_channels, "pw1"), batch_norm("bn1"),
+            keras.layers.ReLU(name="relu2"), _dw(3, 1, "dw2"), _conv1x1(self.out_channels, "pw2"), batch_norm("bn2")]
         if self.spec.se:
             layers.append(SqueezeExcite(self.spec.se, name="se"))
         self.body = layers

@@ -33,32 +33,48 @@ def register_genotype(space: str, parser: Callable[[dict[str, Any]], Any]) -> No
     _PARSERS[space] = parser
 
 
+NOT_SPACES = frozenset({"base", "choices", "networks", "layerwise"})
+"""Modules of tfnas/spaces that declare no space (the framework the spaces are declared with)."""
+
+
+def _space_modules() -> list[str]:
+    import pkgutil
+
+    import tfnas.spaces as package
+
+    return [m.name for m in pkgutil.iter_modules(package.__path__)
+            if m.name not in NOT_SPACES and not m.name.endswith("_network")]
+
+
+def _import_space(space: str) -> None:
+    """Import the module declaring ``space`` (tfnas/spaces/<space>.py) when it exists."""
+    import importlib
+
+    if space not in _PARSERS and isinstance(space, str) and space in _space_modules():
+        importlib.import_module(f"tfnas.spaces.{space}")
+
+
 def known_spaces() -> list[str]:
-    _import_builtin_spaces()
+    """Every space with a registered genotype (imports every space module; none needs TensorFlow)."""
+    import importlib
+
+    for name in _space_modules():
+        importlib.import_module(f"tfnas.spaces.{name}")
     return sorted(_PARSERS)
-
-
-def _import_builtin_spaces() -> None:
-    # Imported lazily so that base has no dependency on the concrete spaces.
-    import tfnas.spaces.bats  # noqa: F401
-    import tfnas.spaces.darts  # noqa: F401
-    import tfnas.spaces.hurricane  # noqa: F401
-    import tfnas.spaces.nasbench201  # noqa: F401
-    import tfnas.spaces.pnas  # noqa: F401
 
 
 def genotype_from_json(data: Any, expected_space: str | None = None, source: str = "genotype") -> Any:
     """Parse a genotype dict, checking its space (and optionally that it is ``expected_space``)."""
-    _import_builtin_spaces()
     if not isinstance(data, dict) or "space" not in data:
         raise GenotypeError(
             f"{source}: a genotype is a JSON object with a 'space' field "
-            f"(one of {sorted(_PARSERS)}); got {type(data).__name__}."
+            f"(one of {known_spaces()}); got {type(data).__name__}."
         )
     space = data["space"]
+    _import_space(space)
     if space not in _PARSERS:
         raise GenotypeError(
-            f"{source}: unknown space {space!r}; known spaces: {sorted(_PARSERS)}."
+            f"{source}: unknown space {space!r}; known spaces: {known_spaces()}."
         )
     if expected_space is not None and space != expected_space:
         raise GenotypeError(

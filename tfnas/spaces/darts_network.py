@@ -11,7 +11,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfnas.ops.cell_ops import DARTS_OPS, FactorizedReduce, Identity, ReLUConvBN, batch_norm
+from tfnas.spaces import darts as darts_space
 from tfnas.spaces.darts import NUM_INPUTS, DartsGenotype
+from tfnas.spaces.networks import register_network
 
 keras = tf.keras
 
@@ -132,3 +134,17 @@ def build_darts_network(genotype: DartsGenotype, num_classes: int, input_shape: 
     logits = keras.layers.Dense(num_classes, name="classifier")(x)
     outputs = [logits, aux_logits] if auxiliary else logits
     return keras.Model(inputs, outputs, name=name)
+
+
+def darts_builder(genotype, num_classes, input_shape, *, layers, init_channels, auxiliary=False, drop_path_rate=None,
+                  generator=None, stem="auto", **unused):
+    """The registered builder: ``stem="auto"`` picks the ImageNet stem from 128 px up, else CIFAR's."""
+    if stem == "auto":
+        stem = "imagenet" if input_shape[0] >= 128 else "cifar"
+    return build_darts_network(genotype, num_classes, input_shape, init_channels, layers, auxiliary, stem,
+                               drop_path_rate, generator)
+
+
+register_network(darts_space.SPACE, darts_builder, eval_defaults={"layers": 20, "init_channels": 36},
+                 auxiliary=True, drop_path=True)
+"""Evaluation recipe: DARTS' CIFAR-10 network, 20 cells and 36 channels."""

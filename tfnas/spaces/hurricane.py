@@ -7,7 +7,7 @@ channel count (stem and head included) is multiplied by ``width_multiplier`` and
 multiple of 8, and the input resolution is a parameter, so the same space runs at ImageNet size
 (224) and at 32x32 on a small CPU.
 
-A genotype is one op name (tfnas/ops/mobile_ops.py vocabulary) per searchable layer, plus the
+A genotype is one op name (tfnas/ops/mobile_vocabulary.py) per searchable layer, plus the
 resolution and width it was searched for: ``{"space": "hurricane", "version": 1, "resolution": 32,
 "width_multiplier": 0.25, "ops": [20 names]}``.
 """
@@ -17,13 +17,10 @@ import dataclasses
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
-import tensorflow as tf
 
-from tfnas.ops import mobile_ops
-from tfnas.spaces.choices import CategoricalSpace, Choice, Constraint
+from tfnas.ops import mobile_vocabulary
 from tfnas.spaces.base import GenotypeError, register_genotype
-
-keras = tf.keras
+from tfnas.spaces.choices import CategoricalSpace, Choice, Constraint
 
 SPACE = "hurricane"
 VERSION = 1
@@ -32,7 +29,7 @@ STAGE_CHANNELS: tuple[int, ...] = (64, 160, 320, 640)
 STEM_CHANNELS = 16
 HEAD_CHANNELS = 1024
 NUM_LAYERS = sum(STAGE_LAYERS)
-OPS = mobile_ops.OPS
+OPS = mobile_vocabulary.OPS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,7 +71,7 @@ class HurricaneConfig:
             raise ValueError(f"need input_channels >= 1 and num_classes >= 2, got {self.input_channels}, {self.num_classes}")
 
     def channels(self, base: int) -> int:
-        return mobile_ops.make_divisible(base * self.width_multiplier, 8)
+        return mobile_vocabulary.make_divisible(base * self.width_multiplier, 8)
 
     @property
     def stem_channels(self) -> int:
@@ -142,71 +139,9 @@ class HurricaneGenotype:
 register_genotype(SPACE, HurricaneGenotype.from_json)
 
 
-# --- networks -------------------------------------------------------------------------------------
-def _bn(name: str) -> keras.layers.BatchNormalization:
-    return keras.layers.BatchNormalization(momentum=mobile_ops.BN_MOMENTUM, epsilon=mobile_ops.BN_EPSILON, name=name)
-
-
-class Stem(keras.layers.Layer):
-    """conv3x3 stride 2 -> BN -> ReLU."""
-
-    def __init__(self, channels: int, **kwargs):
-        super().__init__(**kwargs)
-        self.channels = channels
-        self.conv = keras.layers.Conv2D(channels, 3, 2, padding="same", use_bias=False, name="conv")
-        self.bn = _bn("bn")
-
-    def call(self, x, training=None):
-        return tf.nn.relu(self.bn(self.conv(x), training=training))
-
-    def get_config(self):
-        return {**super().get_config(), "channels": self.channels}
-
-
-class Head(keras.layers.Layer):
-    """conv1x1 -> BN -> ReLU -> global average pool -> dropout -> fully connected logits."""
-
-    def __init__(self, channels: int, num_classes: int, dropout: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.channels, self.num_classes, self.dropout_rate = channels, num_classes, dropout
-        self.conv = keras.layers.Conv2D(channels, 1, use_bias=False, name="conv")
-        self.bn = _bn("bn")
-        self.dropout = keras.layers.Dropout(dropout)
-        self.fc = keras.layers.Dense(num_classes, name="fc")
-
-    def call(self, x, training=None):
-        x = tf.nn.relu(self.bn(self.conv(x), training=training))
-        x = tf.reduce_mean(x, axis=[1, 2])
-        return self.fc(self.dropout(x, training=training))
-
-    def get_config(self):
-        return {**super().get_config(), "channels": self.channels, "num_classes": self.num_classes,
-                "dropout": self.dropout_rate}
-
-
-for _cls in (Stem, Head):
-    keras.utils.register_keras_serializable(package="tfnas")(_cls)
-
-
 def layer_name(index: int) -> str:
+    """The name of searchable layer ``index`` (Keras layer names, choice names, table rows)."""
     return f"layer_{index:02d}"
-
-
-def build_child(genotype: HurricaneGenotype, num_classes: int, input_channels: int = 3, dropout: float = 0.0,
-                layers: Sequence[int] | None = None) -> keras.Model:
-    """The child network of ``genotype`` as a functional Keras model (single logits output).
-
-    ``layers`` restricts the searchable layers that are built (all by default); it is only
-    meant for measuring pieces of the network (latency tables), never for training.
-    """
-    config = genotype.config(input_channels, num_classes)
-    inp = keras.Input((config.resolution, config.resolution, input_channels), name="image")
-    x = Stem(config.stem_channels, name="stem")(inp)
-    for pos, op in zip(config.positions(), genotype.ops):
-        if layers is None or pos.index in layers:
-            x = mobile_ops.build_op(op, pos.out_channels, pos.stride, name=layer_name(pos.index))(x)
-    out = Head(config.head_channels, num_classes, dropout, name="head")(x)
-    return keras.Model(inp, out, name="hurricane_child")
 
 
 # --- the space as categorical choices --------------------------------------------------------------
@@ -223,7 +158,7 @@ def categorical_space(candidates: Sequence[Sequence[str]] | None = None,
         raise ValueError(f"need candidate ops for {NUM_LAYERS} layers, got {len(candidates)}")
     for i, ops in enumerate(candidates):
         for op in ops:
-            mobile_ops.parse_op(op)
+            mobile_vocabulary.parse_op(op)
     return CategoricalSpace([Choice(choice_name(i), tuple(ops)) for i, ops in enumerate(candidates)], constraints)
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfnas.ops.cell_ops import NB201_OPS, ReLUConvBN, batch_norm
+from tfnas.spaces import nasbench201 as nb201_space
 from tfnas.spaces.nasbench201 import EDGES, NUM_NODES, NasBench201Genotype
+from tfnas.spaces.networks import register_network
 
 keras = tf.keras
 
@@ -84,3 +86,11 @@ def build_nasbench201_network(genotype: NasBench201Genotype, num_classes: int, i
     x = keras.layers.GlobalAveragePooling2D()(x)
     outputs = keras.layers.Dense(num_classes, name="classifier")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def nasbench201_builder(genotype, num_classes, input_shape, *, layers, init_channels, **unused):
+    return build_nasbench201_network(genotype, num_classes, input_shape, init_channels, layers)
+
+
+register_network(nb201_space.SPACE, nasbench201_builder, eval_defaults={"layers": 5, "init_channels": 16})
+"""Evaluation recipe: the benchmark's network, N=5 cells per stage, C=16."""

@@ -23,7 +23,8 @@ from typing import Callable
 
 import tensorflow as tf
 
-from tfnas.ops.binary_ops import BINARY_PAD_VALUE, PRELU_INIT, Binarization, binary_kernel, channel_shuffle, sign
+from tfnas.ops.binary_ops import BINARY_PAD_VALUE, PRELU_INIT, Binarization, binary_kernel, sign
+from tfnas.ops.channels import channel_shuffle
 from tfnas.supernets.batched_ops import BatchedOp, KernelSpec
 from tfnas.ops.grouped_conv import grouped_conv2d, native_grouped_conv_trainable
 

@@ -24,7 +24,7 @@ from tfnas.training.distribution import strategy_for
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.spaces.base import load_genotype
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
-from tfnas.training.child_networks import build_child, supports_auxiliary
+from tfnas.training.child_networks import build_child, network_builder
 from tfnas.training.model_io import save_trained_model
 from tfnas.files import write_json
 from tfnas.training.run_dir import RunDirectory
@@ -176,18 +176,22 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
     """Train (or resume training) the network of config.genotype; save it and a train_summary.json."""
     config.validate()
     genotype = load_genotype(config.genotype)
+    builder = network_builder(genotype.SPACE, config.binary)
+    if not builder.sizes and (config.layers or config.init_channels):
+        raise ConfigError(f"a {genotype.SPACE} genotype fixes every layer and width; drop --layers/--init_channels")
+    image_size = config.image_size or (builder.input_size(genotype) if builder.input_size else None)
     run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
     run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs", "fresh", "verbose", "output_dir"))
     tf.keras.utils.set_random_seed(config.seed)
-    data = load_image_data(config.dataset, config.data_dir, config.image_size)
+    data = load_image_data(config.dataset, config.data_dir, image_size)
     steps = steps_for(data.num_train, config.batch_size, config.steps_per_epoch)
-    auxiliary = config.auxiliary and supports_auxiliary(genotype.SPACE)
+    auxiliary = config.auxiliary and builder.auxiliary
     strategy = strategy_for(config.distribution)
     with strategy.scope():
         drop_rate = tf.Variable(0.0, trainable=False, name="drop_path_rate")
         generator = tf.random.Generator.from_seed(config.seed)
         options = dict(layers=config.layers, init_channels=config.init_channels, auxiliary=auxiliary)
-        if genotype.SPACE == "darts" or hasattr(genotype, "normal"):
+        if builder.drop_path:
             options.update(drop_path_rate=drop_rate if config.drop_path > 0 else None, generator=generator,
                            stem=config.stem)
         binary_callbacks, schedule = [], None
@@ -235,7 +239,7 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
     model_config = {
         "space": genotype.SPACE, "genotype": genotype.to_json(), "num_classes": data.num_classes,
         "input_shape": list(data.image_shape), "layers": config.layers, "init_channels": config.init_channels,
-        "stem": config.stem, "dataset": config.dataset, "data_dir": config.data_dir, "image_size": config.image_size,
+        "stem": config.stem, "dataset": config.dataset, "data_dir": config.data_dir, "image_size": image_size,
         "mean": np.asarray(data.mean).tolist(), "std": np.asarray(data.std).tolist(),
     }
     if config.binary:

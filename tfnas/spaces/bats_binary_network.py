@@ -31,6 +31,7 @@ from tfnas.ops.cell_ops import batch_norm
 from tfnas.spaces import bats as bats_space
 from tfnas.spaces import darts as darts_space
 from tfnas.spaces.darts_network import DropPath
+from tfnas.spaces.networks import register_network
 
 keras = tf.keras
 
@@ -202,3 +203,8 @@ def binary_darts_builder(genotype, num_classes, input_shape, *, layers, init_cha
     return build_binary_darts_network(genotype, num_classes, input_shape, init_channels, layers, auxiliary, stem,
                                       drop_path_rate, generator, binarization)
 
+
+register_network(bats_space.SPACE, bats_builder, binary=True, eval_defaults=EVAL_DEFAULTS, auxiliary=True,
+                 drop_path=True)
+register_network(darts_space.SPACE, binary_darts_builder, binary=True, eval_defaults=BINARY_DARTS_EVAL_DEFAULTS,
+                 auxiliary=True, drop_path=True)
