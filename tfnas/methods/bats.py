@@ -35,7 +35,7 @@ from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exp
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.supernets.bats_supernet import BINARIZE, BatsSupernet
 from tfnas.files import read_json, write_json
-from tfnas.training.run_dir import RunDirectory
+from tfnas.run_dir import RunDirectory
 
 keras = tf.keras
 
