@@ -22,7 +22,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -310,44 +310,28 @@ def search(generated: GeneratedSpace, table: LatencyTable, config: hurricane.Hur
 
 
 # --- the whole search, from a config (what binaries.search_hurricane runs) --------------------------------------
-@dataclasses.dataclass
-class HurricaneSearchConfig:
-    """Everything a HURRICANE search depends on: the flags of binaries.search_hurricane, one to one."""
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HurricaneSearchConfig(SearchSettings):
+    """Everything a HURRICANE search depends on: the flags of binaries.search_hurricane, one to one.
+
+    The stage settings (``SearchSettings``) plus where the data, the device table and the results are.
+    """
 
     output_dir: str
     device_table: str
-    max_latency_ms: float
     dataset: str = "mnist_embedded"
     data_dir: str | None = None
     resolution: int = 32
     width_multiplier: float = 1.0
     top_k: int = 4
     latency_weight: float = 1.0
-    stages: int = 2
-    stage_split: int = 8
-    epochs: int = 10
-    steps_per_epoch: int | None = None
-    batch_size: int = 64
-    learning_rate: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 4e-5
-    train_portion: float = 0.8
-    recalibration_batches: int = 20
-    eval_examples: int = 1000
-    population_size: int = 50
-    generations: int = 20
-    num_parents: int = 10
-    num_mutations: int = 25
-    num_crossovers: int = 25
-    mutation_prob: float = 0.1
-    seed: int = 0
     measure_best: bool = True
     num_runs: int = 100
     warmup_runs: int = 10
     fresh: bool = False
     verbose: int = 2
 
-    RESUMABLE = ("measure_best", "num_runs", "warmup_runs")
+    RESUMABLE: ClassVar[tuple[str, ...]] = ("measure_best", "num_runs", "warmup_runs")
     """Settings that only change the final latency measurement, not the search."""
 
     def settings(self) -> SearchSettings:
