@@ -107,7 +107,7 @@ def _run_tabular(config: ManasConfig, after_round: Callable[[int], None] | None)
                              evaluator.metric, config.heatmap_every, last_round=config.max_rounds)
 
     def on_result(n: int, arch, metrics) -> None:
-        board.on_round(n, searcher.agents, arch, metrics)
+        board.on_round(n, searcher.agents, arch, searcher.history[-1]["metrics"])  # with the agents' loss
         if after_round is not None:
             after_round(n)
 

@@ -8,13 +8,15 @@ loss contributions (diverging scale centred at 0, each agent's lowest contributi
 
 All of it goes through ``ManasTensorBoard.on_round``, the one place that writes events, so the
 project's TensorBoard writer can take it over. Events are written with the tensorboard package's
-own event writer and protos (no TensorFlow import: a tabular search needs none); images are
-drawn with matplotlib (Agg) and stored as PNG.
+record writer and protos, not its EventFileWriter (which imports TensorFlow whenever it is
+installed, for tf.io.gfile): a tabular search needs no TensorFlow. Images are drawn with
+matplotlib (Agg) and stored as PNG.
 """
 from __future__ import annotations
 
 import io
 import os
+import socket
 import time
 from typing import Any, Mapping, Sequence
 
@@ -79,15 +81,35 @@ def heatmap_png(values: np.ndarray, rows: Sequence[str], columns: Sequence[str],
     return buf.getvalue(), h, w
 
 
+class EventFile:
+    """An append-only TensorBoard event file in ``logdir`` (local paths; no TensorFlow)."""
+
+    def __init__(self, logdir: str):
+        from tensorboard.compat.proto import event_pb2
+        from tensorboard.summary.writer.record_writer import RecordWriter
+
+        os.makedirs(logdir, exist_ok=True)
+        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{id(self)}"
+        self._file = open(os.path.join(logdir, name), "ab")
+        self._records = RecordWriter(self._file)
+        self.add(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2"))
+
+    def add(self, event) -> None:
+        self._records.write(event.SerializeToString())
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class ManasTensorBoard:
     """Writes a MANAS search's TensorBoard events to ``logdir`` (one ``on_round`` call per round)."""
 
     def __init__(self, logdir: str, space: CategoricalSpace, objective: str, heatmap_every: int = 25,
                  last_round: int | None = None):
-        from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-        os.makedirs(logdir, exist_ok=True)
-        self.writer = EventFileWriter(logdir)
+        self.writer = EventFile(logdir)
         self.space = space
         self.objective = objective
         self.heatmap_every = max(1, int(heatmap_every))
@@ -128,12 +150,11 @@ class ManasTensorBoard:
     def _write(self, step: int, values: list) -> None:
         from tensorboard.compat.proto import event_pb2, summary_pb2
 
-        self.writer.add_event(event_pb2.Event(wall_time=time.time(), step=int(step),
-                                              summary=summary_pb2.Summary(value=values)))
+        self.writer.add(event_pb2.Event(wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values)))
         self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()
 
 
-__all__ = ["ManasTensorBoard", "heatmap_png", "option_labels"]
+__all__ = ["EventFile", "ManasTensorBoard", "heatmap_png", "option_labels"]
