@@ -33,10 +33,11 @@ RECOMMEND = flags.DEFINE_enum(
     "The searched architecture (genotype.json): argmax of each agent's distribution (ties at random from the "
     "seed), or one sample from it [U].")
 MAX_ROUNDS = flags.DEFINE_integer(
-    "max_rounds", 300, "Tabular mode: rounds (one sampled architecture, one table loss, one agent update each).")
+    "max_rounds", 300, "Tabular mode: rounds (one sampled architecture, one table loss, one agent update each).",
+    lower_bound=1)
 HEATMAP_EVERY = flags.DEFINE_integer(
     "heatmap_every", 25, "TensorBoard: draw the agents' heatmaps every this many rounds, and at the first and last "
-                          "(a heatmap costs about as much as 50 tabular rounds).",
+                          "(drawing one takes about half a second).",
     lower_bound=1)
 
 
