@@ -8,8 +8,11 @@ What every discrete search binary writes to ``output_dir``:
   different settings is refused (naming the differing flags) instead of mixing two searches.
 * ``search_summary.json``: method, seed, objective, history (every evaluated {arch, metrics},
   in order), best ({arch, metrics}) and, for PNAS, the per-batch surrogate Spearman.
-* ``genotype.json``: the best architecture so far as a genotype of its space.
-* ``tensorboard/``: scalars (``tfnas.summary_writer``, no TensorFlow needed) ``search/best_so_far`` and ``search/<objective>`` against the number
+* ``genotype.json``: the search's answer as a genotype of its space: the searcher's
+  ``recommend()`` where it has one (MANAS: the agents' most probable architecture; the summary
+  then also holds it as ``recommended``), else the best architecture so far.
+* ``tensorboard/``: scalars (``tfnas.summary_writer``, no TensorFlow needed) ``search/best_so_far``
+  and ``search/<objective>`` against the number
   of evaluated architectures, and ``surrogate/spearman_<kind>`` per predicted batch.
 
 Summary and genotype are rewritten after every result, so an interrupted search never loses
@@ -44,6 +47,8 @@ def summary(searcher: Searcher, method: str, arch_to_summary: Callable[[Architec
     }
     if hasattr(searcher, "spearman_log"):
         out["surrogate_spearman"] = list(searcher.spearman_log)
+    if hasattr(searcher, "recommend"):
+        out["recommended"] = arch_to_summary(searcher.recommend())
     if extra:
         out.update(extra)
     return out
@@ -52,10 +57,12 @@ def summary(searcher: Searcher, method: str, arch_to_summary: Callable[[Architec
 def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations: int, output_dir: str, method: str,
                       arch_to_summary: Callable[[Architecture], Any], arch_to_genotype: Callable[[Architecture], Any],
                       config: Mapping[str, Any], extra_summary: Mapping[str, Any] | None = None,
-                      log: Callable[[str], None] | None = None, fresh: bool = False) -> Searcher:
+                      log: Callable[[str], None] | None = None, fresh: bool = False,
+                      on_result: Callable[[int, Architecture, Mapping[str, float]], None] | None = None) -> Searcher:
     """Run (or resume) ``searcher`` against ``evaluator`` and keep ``output_dir`` up to date.
 
-    ``fresh`` moves what ``output_dir`` holds aside first (``tfnas.run_dir``).
+    ``fresh`` moves what ``output_dir`` holds aside first (``tfnas.run_dir``); ``on_result(n, arch,
+    metrics)`` runs after each result is saved (e.g. a method's own TensorBoard views).
     """
     from tfnas.spaces.base import save_genotype
 
@@ -70,9 +77,10 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations:
         write_json(os.path.join(output_dir, SUMMARY_FILE), summary(searcher, method, arch_to_summary, extra_summary))
         best = searcher.best()
         if best is not None:
-            save_genotype(arch_to_genotype(best["arch"]), os.path.join(output_dir, GENOTYPE_FILE))
+            answer = searcher.recommend() if hasattr(searcher, "recommend") else best["arch"]
+            save_genotype(arch_to_genotype(answer), os.path.join(output_dir, GENOTYPE_FILE))
 
-    def on_result(n: int, arch: Architecture, metrics: Mapping[str, float]) -> None:
+    def after_result(n: int, arch: Architecture, metrics: Mapping[str, float]) -> None:
         scalar(f"search/{searcher.objective}", metrics[searcher.objective], n)
         scalar("search/best_so_far", searcher.best_so_far()[-1], n)
         for entry in getattr(searcher, "spearman_log", [])[logged_spearman[0]:]:
@@ -85,6 +93,8 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations:
         if log is not None:
             log(f"[{method}] {n}: {searcher.objective}={metrics[searcher.objective]:.4g} "
                 f"best={searcher.best_so_far()[-1]:.4g} arch={arch_to_summary(arch)}")
+        if on_result is not None:
+            on_result(n, arch, metrics)
 
     state_path = os.path.join(output_dir, STATE_FILE)
     if os.path.exists(state_path):
@@ -93,7 +103,7 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations:
         logged_spearman[0] = len(getattr(searcher, "spearman_log", []))
         if log is not None:
             log(f"[{method}] resumed from {state_path} with {len(searcher.history)} evaluated")
-    run_search(searcher, evaluator, max_evaluations, state_path=state_path, on_result=on_result)
+    run_search(searcher, evaluator, max_evaluations, state_path=state_path, on_result=after_result)
     write_outputs()
     writer.close()
     return searcher
