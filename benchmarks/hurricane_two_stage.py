@@ -32,11 +32,14 @@ from tfnas.spaces import hurricane  # noqa: E402
 
 
 def stage_times(output_dir: str) -> dict[str, dict[str, float]]:
+    """Per stage: total, first-epoch and steady training seconds, from the stage's history.json
+    (cumulative wall time per completed epoch, written by the run directory's epoch checkpoints)."""
     out = {}
     for name in ("spos", "stage1", "stage2"):
-        path = os.path.join(output_dir, name, "epoch_times.json")
+        path = os.path.join(output_dir, name, "history.json")
         if os.path.exists(path):
-            times = [v for _, v in sorted(json.load(open(path)).items(), key=lambda kv: int(kv[0]))]
+            cumulative = [h["wall_time_s"] for h in json.load(open(path))]
+            times = [b - a for a, b in zip([0.0] + cumulative[:-1], cumulative)]
             out[name] = {"total_s": sum(times), "first_epoch_s": times[0], "steady_s": sum(times[1:]),
                          "epochs": len(times)}
     return out
