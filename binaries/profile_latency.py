@@ -14,14 +14,13 @@ from __future__ import annotations
 import tfnas  # noqa: F401  (Keras 2 switch, before TensorFlow)
 
 import json
-import sys
 
 from absl import app, logging
 
 from flags import common, hardware, output_file
 from flags import profile as profile_flags
 from tfnas.hardware import litert
-from tfnas.errors import exit_on_user_error
+from tfnas.errors import ConfigError, exit_on_user_error
 from tfnas.files import write_json
 
 
@@ -81,8 +80,8 @@ def main(argv: list[str]) -> None:
             if output_file.OUTPUT.value:
                 write_json(output_file.OUTPUT.value, result)
         else:
-            sys.exit("profile_latency: pass --tflite=<model.tflite> (export one with binaries.export) or "
-                     "--build_table --output=<table.json>")
+            raise ConfigError("pass --tflite=<model.tflite> (export one with binaries.export) or "
+                              "--build_table --output=<table.json>")
     print(json.dumps(result, indent=2))
 
 

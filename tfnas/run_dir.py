@@ -19,16 +19,20 @@ configurations in one run silently corrupts it.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import shutil
 from typing import Any, Mapping, Sequence
 
 from tfnas.errors import UserInputError
-from tfnas.files import as_json, read_json, write_json
+from tfnas.files import as_json, read_json, read_state, write_json, write_state
 
 CONFIG_FILE = "run_config.json"
 ALWAYS_RESUMABLE = ("fresh", "verbose", "output_dir")
 """Settings that never change a run's result."""
+CHANGES_KEY = "_changes"
+"""run_config.json's record of the safe settings changed on resume."""
+_log = logging.getLogger("tfnas")
 
 
 class OutputDirError(UserInputError):
@@ -78,7 +82,11 @@ class RunDirectory:
         return self.file(CONFIG_FILE)
 
     def history(self) -> list[dict[str, Any]]:
-        return read_json(self.history_path, [])
+        """Per-epoch records so far (the newest intact version of history.json; see ``tfnas.files``)."""
+        return read_state(self.history_path, _valid_history, default=[])
+
+    def write_history(self, history: list[dict[str, Any]]) -> None:
+        write_state(self.history_path, history)
 
     def started(self) -> bool:
         """Whether the run has produced anything beyond its config and TensorBoard events."""
@@ -90,24 +98,35 @@ class RunDirectory:
                 return True
         return False
 
-    def check_config(self, config: Mapping[str, Any], resumable_keys: Sequence[str] = ("epochs",)) -> None:
+    def check_config(self, config: Mapping[str, Any], resumable_keys: Sequence[str] = ("epochs",),
+                     safe_keys: Sequence[str] = ()) -> None:
         """Record the run's settings, or check a resumed run against them.
 
-        Keys in ``resumable_keys`` (and ``ALWAYS_RESUMABLE``) may change between runs; any other
-        change raises ``RunConfigMismatch`` naming each differing setting as its flag, once the run
-        has produced state (before that, the new settings simply replace the old ones).
+        Keys in ``resumable_keys`` (and ``ALWAYS_RESUMABLE``) may change between runs silently (more
+        epochs, verbosity). Keys in ``safe_keys`` may change too (a lower learning rate after a NaN, a
+        different gradient clip): the change is said on the console and recorded in run_config.json's
+        ``_changes``. Any other change raises ``RunConfigMismatch`` naming each differing setting as
+        its flag, once the run has produced state (before that, the new settings replace the old).
         """
         config = as_json(dict(config))
         saved = read_json(self.config_path)
-        if saved is not None and self.started():
-            allowed = set(resumable_keys) | set(ALWAYS_RESUMABLE)
-            changed = sorted(k for k in set(saved) | set(config) if k not in allowed and saved.get(k) != config.get(k))
-            if changed:
-                diffs = ", ".join(f"--{k}: saved {saved.get(k)!r}, now {config.get(k)!r}" for k in changed)
+        changes = list(saved.get(CHANGES_KEY, [])) if isinstance(saved, dict) else []
+        if isinstance(saved, dict) and self.started():
+            saved = {k: v for k, v in saved.items() if k != CHANGES_KEY}
+            quiet = set(resumable_keys) | set(ALWAYS_RESUMABLE)
+            differing = sorted(k for k in set(saved) | set(config) if k not in quiet and saved.get(k) != config.get(k))
+            refused = [k for k in differing if k not in safe_keys]
+            if refused:
+                diffs = ", ".join(f"--{k}: saved {saved.get(k)!r}, now {config.get(k)!r}" for k in refused)
                 raise RunConfigMismatch(
                     f"{self.path} holds a run started with other settings ({diffs}). Re-run with the original "
                     "flags to resume it, pass --fresh to move it aside and start over, or use another --output_dir.")
-        write_json(self.config_path, config)
+            if differing:
+                change = {k: {"saved": saved.get(k), "now": config.get(k)} for k in differing}
+                changes.append({"time": datetime.datetime.now().isoformat(timespec="seconds"), "changed": change})
+                _log.warning("%s: resuming with changed %s (allowed on resume; recorded in %s)", self.path,
+                             ", ".join(f"--{k} {saved.get(k)!r} -> {config.get(k)!r}" for k in differing), CONFIG_FILE)
+        write_json(self.config_path, {**config, **({CHANGES_KEY: changes} if changes else {})})
 
 
 def move_aside(path: str) -> str:
@@ -131,3 +150,11 @@ def _check_is_directory(path: str) -> None:
                                      "pass a directory path")
             return
         probe = os.path.dirname(probe)
+
+
+def _valid_history(data: Any) -> list[dict[str, Any]]:
+    """history.json must be a list of epoch records numbered 1, 2, ... (else it is a wrong-shape file)."""
+    if not isinstance(data, list) or any(not isinstance(h, dict) or h.get("epoch") != i + 1
+                                         for i, h in enumerate(data)):
+        raise ValueError("not a list of epoch records numbered from 1")
+    return data

@@ -119,6 +119,26 @@ def _environment():
         runtime_path=os.path.dirname(os.path.abspath(compiled_model.__file__))))
 
 
+TFLITE_IDENTIFIER = b"TFL3"
+"""The flatbuffer file identifier (bytes 4-8) of every TFLite model."""
+
+
+def check_tflite(data: bytes, source: str = "the model") -> None:
+    """A clear error for data that is not a TFLite flatbuffer (checked before LiteRT sees it)."""
+    if len(data) < 8 or data[4:8] != TFLITE_IDENTIFIER:
+        raise LatencyError(f"{source} is not a TFLite model (no {TFLITE_IDENTIFIER.decode()} flatbuffer identifier); "
+                           "pass a .tflite file written by binaries.export")
+
+
+def check_tflite_file(path: str) -> None:
+    if not os.path.exists(path):
+        raise LatencyError(f"TFLite model {path!r} does not exist; export one first (binaries.export)")
+    if os.path.isdir(path):
+        raise LatencyError(f"--tflite={path} is a directory; pass the .tflite file written by binaries.export")
+    with open(path, "rb") as f:
+        check_tflite(f.read(8), path)
+
+
 class CompiledRunner:
     """A loaded LiteRT CompiledModel (CPU, ``num_threads``) with its buffers filled with random data.
 
@@ -137,10 +157,10 @@ class CompiledRunner:
                           cpu_options=CpuOptions(num_threads=num_threads))
         if isinstance(model, (bytes, bytearray)):
             self._data = bytes(model)  # LiteRT may read the flatbuffer in place: keep it alive with the model
+            check_tflite(self._data)
             self.model = CompiledModel.from_buffer(self._data, environment=_environment(), options=options)
         else:
-            if not os.path.exists(model):
-                raise LatencyError(f"TFLite model {model!r} does not exist; export one first (binaries.export)")
+            check_tflite_file(model)
             self.model = CompiledModel.from_file(model, environment=_environment(), options=options)
         signature = list(self.model.get_signature_list())[0]
         self.inputs = self.model.create_input_buffers(0)
@@ -218,8 +238,8 @@ def _measure_with_benchmark_tool(model: str | bytes, num_threads: int, num_runs:
             path = os.path.join(tmp, "model.tflite")
             with open(path, "wb") as f:
                 f.write(model)
-        elif not os.path.exists(model):
-            raise LatencyError(f"TFLite model {model!r} does not exist; export one first (binaries.export)")
+        else:
+            check_tflite_file(model)
         result_path = os.path.join(tmp, "result.json")
         cmd = [sys.executable, "-m", "ai_edge_litert.tools.benchmark_litert_model", f"--model={path}",
                f"--num_runs={num_runs}", f"--warmup_runs={warmup_runs}", f"--num_threads={num_threads}",

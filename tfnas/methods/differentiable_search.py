@@ -36,6 +36,10 @@ DEFAULT_LAYERS = {"darts": 8, "nasbench201": 5}
 """Search-network depth: DARTS cells in total; NAS-Bench-201 cells per stage (N)."""
 
 
+SAFE_ON_RESUME = ("learning_rate", "min_learning_rate", "arch_learning_rate", "grad_clip")
+"""Settings a resumed search may change (after a NaN loss, say); the change is recorded in run_config.json."""
+
+
 @dataclasses.dataclass
 class SearchConfig:
     """Everything a differentiable search depends on (the binaries' flags, one to one)."""
@@ -133,7 +137,7 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     """
     config.validate()
     run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
-    run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs", "fresh", "verbose", "output_dir"))
+    run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs",), safe_keys=SAFE_ON_RESUME)
     tf.keras.utils.set_random_seed(config.seed)
     data = load_image_data(config.dataset, config.data_dir, config.image_size)
     train_idx, val_idx = data.search_split(config.train_portion, seed=config.seed)
@@ -148,6 +152,9 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
         model.build_optimizers()
         state = ResumableState(model, run_dir)
     start_epoch = state.restore_latest()
+    # A constant learning rate is optimizer state and comes back with the checkpoint; the config's
+    # value wins (--arch_learning_rate may be lowered on resume, see SAFE_ON_RESUME).
+    model.arch_optimizer.learning_rate = config.arch_learning_rate
 
     augment = Augment.standard(data)
     train = train_stream(data, train_idx, config.batch_size, config.seed, augment, start_epoch, steps)

@@ -404,7 +404,7 @@ def run_hurricane_search(config: HurricaneSearchConfig) -> dict[str, Any]:
 
     run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
     run_config = {**dataclasses.asdict(config), "device_table": os.path.abspath(config.device_table)}
-    run_dir.check_config(run_config, resumable_keys=HurricaneSearchConfig.RESUMABLE)
+    run_dir.check_config(run_config, resumable_keys=HurricaneSearchConfig.RESUMABLE, safe_keys=("learning_rate",))
     space_path = run_dir.file("generated_space.json")
     if not os.path.exists(space_path):
         write_json(space_path, generated.to_json())

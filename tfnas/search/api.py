@@ -14,14 +14,12 @@ and evaluator (any object with ``evaluate(arch) -> dict``) without touching tfna
 from __future__ import annotations
 
 import abc
-import json
 import math
-import os
 from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
 
-from tfnas.files import write_json
+from tfnas.files import read_state, write_state
 from tfnas.spaces.choices import (Architecture, CategoricalSpace, Choice, Condition, Constraint,  # noqa: F401
                                   SearchSpaceError)
 
@@ -106,23 +104,38 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def load_searcher_state(searcher: Searcher, state_path: str) -> bool:
+    """Restore ``searcher`` from the newest intact version of its state file; False when there is none.
+
+    A state that does not parse, or that this searcher refuses (another searcher's, other settings,
+    a wrong shape), falls back to the previous version with a warning, else is one clear error.
+    """
+    def restore(state):
+        if not isinstance(state, dict):
+            raise TypeError(f"a searcher state is a JSON object, got {type(state).__name__}")
+        searcher.set_state(state)
+        return True
+
+    return bool(read_state(state_path, restore, default=False))
+
+
 def run_search(searcher: Searcher, evaluator: Evaluator, max_evaluations: int,
                state_path: str | None = None,
                on_result: Callable[[int, Architecture, Mapping[str, float]], None] | None = None) -> Searcher:
     """Ask, evaluate, tell until ``max_evaluations``; checkpoint the searcher after every result.
 
     If ``state_path`` exists, the searcher resumes from it first (so re-running a killed search
-    continues where it stopped and ends with the same result).
+    continues where it stopped and ends with the same result); the state is written after every
+    result with the previous version kept beside it (``tfnas.files.write_state``).
     """
-    if state_path and os.path.exists(state_path):
-        with open(state_path) as f:
-            searcher.set_state(json.load(f))
+    if state_path:
+        load_searcher_state(searcher, state_path)
     while len(searcher.history) < max_evaluations and not searcher.finished:
         arch = searcher.ask(1)[0]
         metrics = evaluator.evaluate(arch)
         searcher.tell(arch, metrics)
         if state_path:
-            write_json(state_path, searcher.get_state(), indent=None)
+            write_state(state_path, searcher.get_state())
         if on_result is not None:
             on_result(len(searcher.history), arch, metrics)
     return searcher

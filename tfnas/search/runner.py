@@ -20,13 +20,13 @@ what it already evaluated.
 """
 from __future__ import annotations
 
-import json
+import logging
 import os
 from typing import Any, Callable, Mapping
 
 from tfnas.files import write_json
 from tfnas.run_dir import OutputDirError, RunDirectory  # noqa: F401  (OutputDirError: what a bad output_dir raises)
-from tfnas.search.api import Architecture, Evaluator, Searcher, run_search
+from tfnas.search.api import Architecture, Evaluator, Searcher, load_searcher_state, run_search
 from tfnas.summary_writer import SummaryWriter
 
 STATE_FILE = "searcher_state.json"
@@ -97,13 +97,20 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations:
             on_result(n, arch, metrics)
 
     state_path = os.path.join(output_dir, STATE_FILE)
-    if os.path.exists(state_path):
-        with open(state_path) as f:
-            searcher.set_state(json.load(f))
+    if load_searcher_state(searcher, state_path):
         logged_spearman[0] = len(getattr(searcher, "spearman_log", []))
-        if log is not None:
-            log(f"[{method}] resumed from {state_path} with {len(searcher.history)} evaluated")
+        done = len(searcher.history)
+        if done >= max_evaluations or searcher.finished:
+            _warn(f"{method}: the budget was already spent ({done} evaluated"
+                  + (", the search finished" if searcher.finished else f", --max_evaluations={max_evaluations}")
+                  + "); reporting the stored result. Raise --max_evaluations to evaluate more.")
+        elif log is not None:
+            log(f"[{method}] resumed from {state_path} with {done} evaluated")
     run_search(searcher, evaluator, max_evaluations, state_path=state_path, on_result=after_result)
     write_outputs()
     writer.close()
     return searcher
+
+
+def _warn(message: str) -> None:
+    logging.getLogger("tfnas").warning(message)

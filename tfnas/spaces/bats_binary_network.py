@@ -24,7 +24,7 @@ from typing import Callable
 import larq as lq
 import tensorflow as tf
 
-from tfnas.errors import UserInputError
+from tfnas.errors import ConfigError, UserInputError
 from tfnas.ops import binary_ops
 from tfnas.ops.binary_ops import LCE_CHANNELS_PER_GROUP, Binarization, BinaryOpConfig, prelu, real_conv
 from tfnas.ops.cell_ops import batch_norm
@@ -115,7 +115,7 @@ def _build(genotype: darts_space.DartsGenotype, num_classes: int, input_shape, i
            auxiliary: bool, stem: str, drop_path_rate, generator, config: BinaryOpConfig,
            op_factory: Callable, preprocess: Callable, downsample_binary: bool | None, name: str) -> keras.Model:
     if layers < 3:
-        raise ValueError(f"a DARTS-style network needs at least 3 cells, got layers={layers}")
+        raise ConfigError(f"a DARTS-style network needs at least 3 cells (two are reductions), got --layers={layers}")
     if stem == "auto":
         stem = "imagenet" if input_shape[0] >= 128 else "cifar"
     # Always present (rate 0 when not scheduled) so that the trained network and the one rebuilt for

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from tfnas.errors import ConfigError
 from tfnas.ops.cell_ops import DARTS_OPS, FactorizedReduce, Identity, ReLUConvBN, batch_norm
 from tfnas.spaces import darts as darts_space
 from tfnas.spaces.darts import NUM_INPUTS, DartsGenotype
@@ -101,7 +102,7 @@ def build_darts_network(genotype: DartsGenotype, num_classes: int, input_shape: 
     if stem not in ("cifar", "imagenet"):
         raise ValueError(f"stem must be 'cifar' or 'imagenet', got {stem!r}")
     if layers < 3:
-        raise ValueError(f"a DARTS network needs at least 3 cells, got layers={layers}")
+        raise ConfigError(f"a DARTS network needs at least 3 cells (two are reductions), got --layers={layers}")
     drop = None
     if drop_path_rate is not None:
         drop = DropPath(drop_path_rate, generator or tf.random.Generator.from_seed(0), name="drop_path")

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfnas.errors import ConfigError
 from tfnas.ops.cell_ops import FactorizedReduce, ReLUConvBN, batch_norm
 from tfnas.spaces import darts as darts_space
 from tfnas.spaces import nasbench201 as nb201_space
@@ -169,7 +170,7 @@ class DartsSupernet(DartsLayoutMixin, DifferentiableSupernet):
         super().__init__(ops, ("normal", "reduce"), darts_space.NUM_EDGES, arch_activation, temperature,
                          seed=seed, **kwargs)
         if layers < 3:
-            raise ValueError(f"a DARTS network needs at least 3 cells (two are reductions), got layers={layers}")
+            raise ConfigError(f"a DARTS network needs at least 3 cells (two are reductions), got --layers={layers}")
         self.num_classes, self.init_channels, self.num_layers = num_classes, init_channels, layers
 
         def preprocess(i, c_curr, shape0, shape1, reduction_prev):

@@ -8,40 +8,111 @@ run sees the same batches as an uninterrupted one.
 """
 from __future__ import annotations
 
+import logging
 import math
+import os
+import re
 import time
 from typing import Any, Callable
 
 import tensorflow as tf
 
 from tfnas.errors import TrainingDiverged
-from tfnas.files import write_json
+from tfnas.files import CorruptStateError
 from tfnas.run_dir import RunDirectory
 
 keras = tf.keras
+_log = logging.getLogger("tfnas")
 
 
 class ResumableState:
-    """Checkpoint + manager for a model; the epoch counter and accumulated wall time ride along."""
+    """Checkpoint + manager for a model; the epoch counter and accumulated wall time ride along.
+
+    The last two checkpoints are kept. ``restore_latest`` restores the newest one that is intact:
+    a checkpoint whose data is cut short, or an index file that is garbled, is skipped with a
+    one-line warning naming it and the previous intact checkpoint is used (found by scanning the
+    directory when the index cannot be trusted); when checkpoint files exist but none restores, a
+    clear error says so. A run never silently starts over on top of its own checkpoints.
+    """
 
     def __init__(self, model: keras.Model, run_dir: RunDirectory, max_to_keep: int = 2, **extra):
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="completed_epochs")
         self.wall_time = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="wall_time_s")
         self.checkpoint = tf.train.Checkpoint(model=model, epoch=self.epoch, wall_time=self.wall_time, **extra)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, run_dir.checkpoints, max_to_keep=max_to_keep)
+        self.run_dir = run_dir
+        self.directory = run_dir.checkpoints
+        self.max_to_keep = max_to_keep
+        self.manager = self._manager()
+
+    def _manager(self) -> tf.train.CheckpointManager:
+        try:
+            return tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=self.max_to_keep)
+        except Exception as e:  # a garbled index: rebuilt from the files themselves on restore
+            _log.warning("checkpoint index %s is unreadable (%s: %s); scanning the checkpoint files instead",
+                         os.path.join(self.directory, "checkpoint"), type(e).__name__, e)
+            os.replace(os.path.join(self.directory, "checkpoint"), os.path.join(self.directory, "checkpoint.corrupt"))
+            return tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=self.max_to_keep)
+
+    def _candidates(self) -> list[str]:
+        """Checkpoint prefixes, newest first: the index's and every ckpt-N found on disk."""
+        found = {int(m.group(1)): os.path.join(self.directory, f"ckpt-{m.group(1)}")
+                 for m in (re.fullmatch(r"ckpt-(\d+)\.index", f) for f in os.listdir(self.directory)) if m}
+        for prefix in self.manager.checkpoints:
+            m = re.search(r"ckpt-(\d+)$", prefix)
+            if m:
+                found.setdefault(int(m.group(1)), prefix)
+        return [found[n] for n in sorted(found, reverse=True)]
 
     def restore_latest(self) -> int:
-        """Restore the last completed epoch if there is one; return the number of completed epochs."""
-        latest = self.manager.latest_checkpoint
-        if latest is None:
-            return 0
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
-        return int(self.epoch.numpy())
+        """Restore the newest intact checkpoint if there is one; return the number of completed epochs.
+
+        A checkpoint newer than the history's last record (its history.json record was lost) is not
+        used: the run goes back to the checkpoint the history still describes and redoes the rest.
+        """
+        candidates = self._candidates()
+        recorded = len(self.run_dir.history())
+        newer = [p for p in candidates if _number(p) > recorded]
+        if newer:
+            _log.warning("history.json records %d epochs; not resuming from the newer %s", recorded,
+                         ", ".join(os.path.basename(p) for p in newer))
+            candidates = [p for p in candidates if p not in newer]
+        problems = []
+        for prefix in candidates:
+            try:
+                self.checkpoint.restore(prefix).assert_existing_objects_matched()
+            except (tf.errors.OpError, ValueError, IndexError, AssertionError, KeyError, TypeError) as e:
+                problems.append(f"{os.path.basename(prefix)}: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
+                continue
+            if problems or prefix != self.manager.latest_checkpoint:
+                if problems:
+                    _log.warning("skipped corrupt checkpoint(s) %s; resumed from %s", "; ".join(problems), prefix)
+                # Point the index at what was restored, so later saves rotate from it.
+                older = candidates[candidates.index(prefix):][: self.max_to_keep]
+                _write_index(self.directory, prefix, older[::-1])
+                self.manager = self._manager()
+            return int(self.epoch.numpy())
+        if problems or newer:
+            problems += [f"{os.path.basename(p)}: newer than history.json" for p in newer]
+            raise CorruptStateError(f"no intact checkpoint in {self.directory} ({'; '.join(problems)}); pass --fresh to "
+                                    "move the run aside and start over (nothing is deleted)")
+        return 0
 
     def save(self, completed_epochs: int, wall_time_s: float) -> str:
         self.epoch.assign(completed_epochs)
         self.wall_time.assign(wall_time_s)
         return self.manager.save(checkpoint_number=completed_epochs)
+
+
+def _number(prefix: str) -> int:
+    return int(re.search(r"ckpt-(\d+)$", prefix).group(1))
+
+
+def _write_index(directory: str, latest: str, paths: list[str]) -> None:
+    """Rewrite the checkpoint index (TensorFlow's own writer; the public alias only adds a deprecation notice)."""
+    from tensorflow.python.checkpoint import checkpoint_management
+
+    checkpoint_management.update_checkpoint_state_internal(directory, latest, all_model_checkpoint_paths=paths,
+                                                           save_relative_paths=True)
 
 
 class NonFiniteLoss(TrainingDiverged):
@@ -86,8 +157,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         if self.extra_record is not None:
             record.update(self.extra_record(epoch + 1))
         self.history = [h for h in self.history if h["epoch"] <= epoch] + [record]
+        # History first: a kill between the two writes leaves the checkpoint one epoch behind, and
+        # the resumed run redoes that epoch and rewrites its record (never a checkpoint without one).
+        self.run_dir.write_history(self.history)
         self.state.save(epoch + 1, wall)
-        write_json(self.run_dir.history_path, self.history)
 
     @property
     def wall_time_s(self) -> float:

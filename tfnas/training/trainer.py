@@ -32,6 +32,10 @@ from tfnas.run_dir import RunDirectory
 keras = tf.keras
 
 
+SAFE_ON_RESUME = ("learning_rate", "min_learning_rate", "grad_clip")
+"""Settings a resumed training may change (after a NaN loss, say); the change is recorded in run_config.json."""
+
+
 @dataclasses.dataclass
 class TrainConfig:
     output_dir: str
@@ -181,7 +185,7 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
         raise ConfigError(f"a {genotype.SPACE} genotype fixes every layer and width; drop --layers/--init_channels")
     image_size = config.image_size or (builder.input_size(genotype) if builder.input_size else None)
     run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
-    run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs", "fresh", "verbose", "output_dir"))
+    run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs",), safe_keys=SAFE_ON_RESUME)
     tf.keras.utils.set_random_seed(config.seed)
     data = load_image_data(config.dataset, config.data_dir, image_size)
     steps = steps_for(data.num_train, config.batch_size, config.steps_per_epoch)
