@@ -115,7 +115,8 @@ def run(searcher: Searcher, s: Setup, method: str, evaluations: int) -> Searcher
     searcher = run_to_output_dir(searcher, s.evaluator, evaluations, common.OUTPUT_DIR.value, method,
                                  s.arch_to_summary, s.arch_to_genotype, s.config,
                                  {**s.extra_summary, "config": s.config},
-                                 log=logging.info if common.VERBOSE.value else None, fresh=common.FRESH.value)
+                                 log=logging.info if common.VERBOSE.value else None, fresh=common.FRESH.value,
+                                 target=discrete.TARGET.value)
     best = searcher.best()
     if best is not None:
         print(f"{method}: {len(searcher.history)} evaluated, best {s.metric}={best['metrics'][s.metric]:.4f} "

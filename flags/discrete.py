@@ -27,6 +27,9 @@ MAX_EVALUATIONS = flags.DEFINE_integer(
     "max_evaluations", None,
     "Number of architectures to evaluate. Default: 100, except progressive PNAS (real mode), which runs "
     "until its last level (136 + (B-1) x K cells) unless this caps it.", lower_bound=1)
+TARGET = flags.DEFINE_float(
+    "target", None, "Stop once the best objective value reaches this (e.g. --target=94.0 in tabular mode); the "
+                    "summary then says stopped_at_target. Unset: run the whole --max_evaluations budget.")
 DEVICE = flags.DEFINE_string(
     "device", None, "Tabular mode: device whose latency column (latency_ms_<device>) is reported and limited, "
                     "e.g. pixel3, raspi4, fpga, eyeriss, gold_6226, 1080ti_1.")

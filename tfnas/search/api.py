@@ -119,10 +119,20 @@ def load_searcher_state(searcher: Searcher, state_path: str) -> bool:
     return bool(read_state(state_path, restore, default=False))
 
 
+def reached(searcher: Searcher, target: float | None) -> bool:
+    """Whether the best result so far meets ``target`` (at least it when maximising, at most when minimising)."""
+    if target is None or not searcher.history:
+        return False
+    best = searcher.best_so_far()[-1]
+    return best >= target if searcher.mode == "max" else best <= target
+
+
 def run_search(searcher: Searcher, evaluator: Evaluator, max_evaluations: int,
                state_path: str | None = None,
-               on_result: Callable[[int, Architecture, Mapping[str, float]], None] | None = None) -> Searcher:
-    """Ask, evaluate, tell until ``max_evaluations``; checkpoint the searcher after every result.
+               on_result: Callable[[int, Architecture, Mapping[str, float]], None] | None = None,
+               target: float | None = None) -> Searcher:
+    """Ask, evaluate, tell until ``max_evaluations`` (or until the objective reaches ``target``);
+    checkpoint the searcher after every result.
 
     If ``state_path`` exists, the searcher resumes from it first (so re-running a killed search
     continues where it stopped and ends with the same result); the state is written after every
@@ -130,7 +140,7 @@ def run_search(searcher: Searcher, evaluator: Evaluator, max_evaluations: int,
     """
     if state_path:
         load_searcher_state(searcher, state_path)
-    while len(searcher.history) < max_evaluations and not searcher.finished:
+    while len(searcher.history) < max_evaluations and not searcher.finished and not reached(searcher, target):
         arch = searcher.ask(1)[0]
         metrics = evaluator.evaluate(arch)
         searcher.tell(arch, metrics)

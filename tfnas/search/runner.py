@@ -20,13 +20,14 @@ what it already evaluated.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any, Callable, Mapping
 
 from tfnas.files import write_json
 from tfnas.run_dir import OutputDirError, RunDirectory  # noqa: F401  (OutputDirError: what a bad output_dir raises)
-from tfnas.search.api import Architecture, Evaluator, Searcher, load_searcher_state, run_search
+from tfnas.search.api import Architecture, Evaluator, Searcher, load_searcher_state, reached, run_search
 from tfnas.summary_writer import SummaryWriter
 
 STATE_FILE = "searcher_state.json"
@@ -58,11 +59,14 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations:
                       arch_to_summary: Callable[[Architecture], Any], arch_to_genotype: Callable[[Architecture], Any],
                       config: Mapping[str, Any], extra_summary: Mapping[str, Any] | None = None,
                       log: Callable[[str], None] | None = None, fresh: bool = False,
-                      on_result: Callable[[int, Architecture, Mapping[str, float]], None] | None = None) -> Searcher:
+                      on_result: Callable[[int, Architecture, Mapping[str, float]], None] | None = None,
+                      target: float | None = None) -> Searcher:
     """Run (or resume) ``searcher`` against ``evaluator`` and keep ``output_dir`` up to date.
 
     ``fresh`` moves what ``output_dir`` holds aside first (``tfnas.run_dir``); ``on_result(n, arch,
-    metrics)`` runs after each result is saved (e.g. a method's own TensorBoard views).
+    metrics)`` runs after each result is saved (e.g. a method's own TensorBoard views); ``target``
+    ends the search once the objective reaches it. Every evaluated architecture is also a trial of
+    TensorBoard's HParams dashboard (its choices as hparams, its metrics as metrics).
     """
     from tfnas.spaces.base import save_genotype
 
@@ -72,6 +76,7 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations:
     writer = SummaryWriter(run_dir.tensorboard)
     scalar = writer.scalar
     logged_spearman = [0]
+    trials = TrialLog(os.path.join(run_dir.tensorboard, "trials"), getattr(searcher, "space", None))
 
     def write_outputs() -> None:
         write_json(os.path.join(output_dir, SUMMARY_FILE), summary(searcher, method, arch_to_summary, extra_summary))
@@ -81,6 +86,7 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations:
             save_genotype(arch_to_genotype(answer), os.path.join(output_dir, GENOTYPE_FILE))
 
     def after_result(n: int, arch: Architecture, metrics: Mapping[str, float]) -> None:
+        trials.add(n, arch, metrics)
         scalar(f"search/{searcher.objective}", metrics[searcher.objective], n)
         scalar("search/best_so_far", searcher.best_so_far()[-1], n)
         for entry in getattr(searcher, "spearman_log", [])[logged_spearman[0]:]:
@@ -106,10 +112,47 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations:
                   + "); reporting the stored result. Raise --max_evaluations to evaluate more.")
         elif log is not None:
             log(f"[{method}] resumed from {state_path} with {done} evaluated")
-    run_search(searcher, evaluator, max_evaluations, state_path=state_path, on_result=after_result)
+    run_search(searcher, evaluator, max_evaluations, state_path=state_path, on_result=after_result, target=target)
+    if reached(searcher, target):
+        extra_summary = {**(extra_summary or {}), "target": target, "stopped_at_target": True}
     write_outputs()
     writer.close()
     return searcher
+
+
+class TrialLog:
+    """Each evaluated architecture as a trial of TensorBoard's HParams dashboard, as KerasTuner logs trials.
+
+    The experiment (every choice with its options, every metric tag) is declared once in ``logdir``;
+    trial ``n`` writes its choices and metrics to ``logdir/<n>``. Choice values that are not plain
+    numbers or strings (PNAS blocks) are shown as JSON text.
+    """
+
+    def __init__(self, logdir: str, space: Any = None):
+        self.logdir = logdir
+        self.space = space
+        self._declared = os.path.exists(logdir)
+
+    @staticmethod
+    def hparams(arch: Architecture) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in arch.items():
+            out[name] = value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
+        return out
+
+    def add(self, n: int, arch: Architecture, metrics: Mapping[str, float]) -> None:
+        hparams = self.hparams(arch)
+        numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if not self._declared and self.space is not None:  # without a fixed space TensorBoard infers the domains
+            options = {c.name: [v if isinstance(v, (bool, int, float, str)) else json.dumps(v) for v in c.options]
+                       for c in self.space.choices}
+            with SummaryWriter(self.logdir) as experiment:
+                experiment.hparams_config(options, [f"trial/{k}" for k in numeric])
+            self._declared = True
+        with SummaryWriter(os.path.join(self.logdir, f"{n:05d}")) as trial:
+            trial.hparams_trial(hparams, trial_id=str(n))
+            for name, value in numeric.items():
+                trial.scalar(f"trial/{name}", value, n)
 
 
 def _warn(message: str) -> None:

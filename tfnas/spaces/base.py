@@ -101,6 +101,9 @@ def load_genotype(path: str, expected_space: str | None = None) -> Any:
     return genotype_from_json(data, expected_space, source=path)
 
 
-def save_genotype(genotype: Genotype, path: str) -> None:
-    """Write atomically so an interrupted run never leaves half a genotype behind."""
-    write_json(path, genotype.to_json())
+def save_genotype(genotype: Genotype | dict[str, Any], path: str) -> None:
+    """Write atomically so an interrupted run never leaves half a genotype behind.
+
+    A plain dict is written as it is (a user's own space may describe its result that way).
+    """
+    write_json(path, genotype if isinstance(genotype, dict) else genotype.to_json())
