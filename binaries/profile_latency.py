@@ -34,8 +34,10 @@ def profile_tflite(path: str) -> dict:
 
 def dataset_geometry(name: str, data_dir: str | None) -> tuple[int, int]:
     """(image channels, classes) of a dataset from its tfds metadata, without loading it."""
-    from tfnas.data import get_builder
+    from tfnas.data import folder, get_builder
 
+    if folder.is_folder_dataset(name):
+        return folder.geometry(name)
     info = get_builder(name, data_dir).info
     image_key, label_key = info.supervised_keys
     return int(info.features[image_key].shape[-1]), int(info.features[label_key].num_classes)

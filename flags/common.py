@@ -6,7 +6,8 @@ from absl import flags
 DATASET = flags.DEFINE_string(
     "dataset", "mnist_embedded",
     "Dataset name: mnist_embedded (offline, ships with tfnas' requirements), digits_embedded, "
-    "or a tfds dataset prepared locally (cifar10, cifar100, mnist, fashion_mnist, imagenet2012, ...).")
+    "a tfds dataset prepared locally (cifar10, cifar100, mnist, fashion_mnist, imagenet2012, ...), or your own "
+    "images as folder:/path/to/root with root/train/<label>/<image> (and optionally root/test/<label>/<image>).")
 DATA_DIR = flags.DEFINE_string(
     "data_dir", None, "tfds data directory holding prepared datasets (default: tfds' own, ~/tensorflow_datasets).")
 OUTPUT_DIR = flags.DEFINE_string(
