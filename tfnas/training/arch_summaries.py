@@ -1,7 +1,8 @@
 """TensorBoard views of the architecture state during a differentiable search (tfnas.summary_writer).
 
-Every epoch: the op weights of each cell type as a heatmap image (edges x ops), the mean and
-per-edge entropy of the op distributions, the temperature, the derived genotype as text, and the
+Every epoch: the op weights of each cell type as a heatmap image (edges x ops), the derived cell
+drawn as a graph, the mean and per-edge entropy of the op distributions, the temperature, the
+derived genotype as text, and the
 number of parameter-free ops (skip, pools, none) in the derived genotype. The last two are the
 DARTS collapse signal that Single-DARTS and BATS set out to fix: a collapsing search fills the
 genotype with skip connections while the entropy falls.
@@ -15,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.ops.cell_ops import is_parameter_free
+from tfnas.report.drawings import draw_genotype
 from tfnas.summary_writer import SummaryWriter
 
 keras = tf.keras
@@ -86,6 +88,8 @@ class ArchitectureSummary(keras.callbacks.Callback):
             w_.scalar(f"entropy/{name}_mean", float(ent.mean()), step)
             w_.histogram(f"entropy/{name}_per_edge", ent, step)
             record[f"entropy_{name}"] = float(ent.mean())
+            record.setdefault("op_weights", {})[name] = np.round(w, 5).tolist()
+        w_.image("genotype/cell", draw_genotype(genotype.to_json()), step)
         count = parameter_free_count(genotype)
         w_.scalar("genotype/parameter_free_ops", count, step)
         w_.scalar("architecture/temperature", float(net.temperature.numpy()), step)
