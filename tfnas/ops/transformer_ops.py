@@ -43,10 +43,12 @@ def layer_norm(x, gamma, beta, epsilon: float = LAYER_NORM_EPSILON):
 
 
 def dense(x, kernel, bias):
-    """``x @ kernel + bias`` over the last axis of a [batch, tokens, channels] tensor."""
-    shape = tf.shape(x)
-    y = tf.matmul(tf.reshape(x, [-1, tf.shape(kernel)[0]]), kernel) + bias
-    return tf.reshape(y, tf.concat([shape[:-1], tf.shape(kernel)[1:]], 0))
+    """``x @ kernel + bias`` over the last axis of a [batch, tokens, channels] tensor.
+
+    One broadcasting matmul (two ops; reshaping to 2-D and back took ten, and the super-transformer
+    step holds over a hundred of these).
+    """
+    return tf.matmul(x, kernel) + bias
 
 
 def patch_tokens(images, kernel, bias, class_token, position, patch_size: int):
@@ -72,7 +74,7 @@ def attention(x, q, k, v, projection, heads):
     """
     queries, keys, values = (_split_heads(dense(x, *w), heads) for w in (q, k, v))
     width = tf.shape(q[0])[1]
-    scale = tf.math.rsqrt(tf.cast(width // heads, x.dtype))
+    scale = tf.math.rsqrt(tf.cast(tf.maximum(width // heads, 1), x.dtype))  # width 0: a gated-off slot
     weights = tf.nn.softmax(tf.matmul(queries, keys, transpose_b=True) * scale, axis=-1)
     out = tf.transpose(tf.matmul(weights, values), [0, 2, 1, 3])
     shape = tf.shape(x)
@@ -83,10 +85,16 @@ def mlp(x, fc1, fc2):
     return dense(tf.nn.gelu(dense(x, *fc1), approximate=False), *fc2)
 
 
-def transformer_block(x, norm1, q, k, v, projection, norm2, fc1, fc2, heads):
-    """Pre-norm ViT block: x + MHSA(LN(x)), then + MLP(LN(.))."""
-    x = x + attention(layer_norm(x, *norm1), q, k, v, projection, heads)
-    return x + mlp(layer_norm(x, *norm2), fc1, fc2)
+def transformer_block(x, norm1, q, k, v, projection, norm2, fc1, fc2, heads, gate=None):
+    """Pre-norm ViT block: x + MHSA(LN(x)), then + MLP(LN(.)).
+
+    ``gate`` (0 or 1) multiplies both residual branches: 0 makes the block an identity, which lets the
+    super-transformer skip a slot without control flow (with zero widths it costs two LayerNorms).
+    """
+    branch = attention(layer_norm(x, *norm1), q, k, v, projection, heads)
+    x = x + (branch if gate is None else gate * branch)
+    branch = mlp(layer_norm(x, *norm2), fc1, fc2)
+    return x + (branch if gate is None else gate * branch)
 
 
 def classify(x, norm, fc):
@@ -98,18 +106,30 @@ def classify(x, norm, fc):
 def take(variable, sizes: Sequence[Any], side: str):
     """The first (left) or last (right) ``sizes[i]`` entries of every axis i of ``variable``.
 
-    ``None`` keeps an axis whole. Sizes may be Python ints or scalar tensors.
+    ``None`` keeps an axis whole. Sizes may be Python ints or scalar int32 tensors (then one traced
+    graph serves every size); few ops are created, since a super-transformer step slices ~100 weights.
     """
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}, got {side!r}")
-    full = variable.shape
+    full = [int(d) for d in variable.shape]
     sizes = [full[i] if s is None else s for i, s in enumerate(sizes)]
-    if side == LEFT:
-        begin = [0] * len(sizes)
+    if all(isinstance(s, (int, np.integer)) for s in sizes):
+        size = tf.constant([int(s) for s in sizes], tf.int32)
     else:
-        begin = [tf.cast(full[i], tf.int32) - tf.cast(s, tf.int32) for i, s in enumerate(sizes)]
-    return tf.slice(variable, tf.stack([tf.cast(b, tf.int32) for b in begin]),
-                    tf.stack([tf.cast(s, tf.int32) for s in sizes]))
+        size = tf.stack([tf.constant(int(s), tf.int32) if isinstance(s, (int, np.integer)) else s for s in sizes])
+    begin = tf.zeros([len(full)], tf.int32) if side == LEFT else tf.constant(full, tf.int32) - size
+    return tf.slice(variable, begin, size)
+
+
+class _Layer(keras.layers.Layer):
+    """A layer whose ``call`` Keras does not convert with AutoGraph.
+
+    These layers have no Python control flow on tensors, and converting every call made tracing a
+    super-transformer step and building a child model several times slower.
+    """
+
+    def _should_use_autograph(self):
+        return False
 
 
 def _kernel_init():
@@ -120,7 +140,7 @@ def _bias_init():
     return keras.initializers.Zeros()
 
 
-class SliceableDense(keras.layers.Layer):
+class SliceableDense(_Layer):
     """A linear layer of at most ``max_in`` x ``max_out``; a call uses a left or right slice of it."""
 
     def __init__(self, max_in: int, max_out: int, **kwargs):
@@ -140,7 +160,7 @@ class SliceableDense(keras.layers.Layer):
         return {**super().get_config(), "max_in": self.max_in, "max_out": self.max_out}
 
 
-class SliceableLayerNorm(keras.layers.Layer):
+class SliceableLayerNorm(_Layer):
     """LayerNorm over at most ``max_dim`` channels; a call normalises with a slice of gamma and beta."""
 
     def __init__(self, max_dim: int, **kwargs):
@@ -159,7 +179,7 @@ class SliceableLayerNorm(keras.layers.Layer):
         return {**super().get_config(), "max_dim": self.max_dim}
 
 
-class SliceablePatchEmbedding(keras.layers.Layer):
+class SliceablePatchEmbedding(_Layer):
     """One patch size's embedding: conv (stride = kernel = patch size), position embedding, class token.
 
     The conv and the position embedding are this patch size's own; the class token is its own too
@@ -191,7 +211,7 @@ class SliceablePatchEmbedding(keras.layers.Layer):
         return patch_tokens(images, *self.weights_for(dim, side), patch_size=self.patch_size)
 
 
-class PatchEmbeddings(keras.layers.Layer):
+class PatchEmbeddings(_Layer):
     """Every patch size's private embedding; a call runs the one picked by ``index`` (``tf.switch_case``)."""
 
     def __init__(self, patch_sizes: Sequence[int], image_size: int, in_channels: int, max_dim: int,
@@ -209,7 +229,7 @@ class PatchEmbeddings(keras.layers.Layer):
         return tf.switch_case(index, [lambda e=e: e(images, dim, side) for e in self.embeddings])
 
 
-class SliceableAttention(keras.layers.Layer):
+class SliceableAttention(_Layer):
     """Multi-head self-attention with private q/k per head-count option and shared v / output projection.
 
     ``head_options[j]`` heads use ``queries[j]`` / ``keys[j]`` (ViTAS' private self-attention maps:
@@ -226,13 +246,19 @@ class SliceableAttention(keras.layers.Layer):
         self.projection = SliceableDense(max_attention_dim, max_dim, name="projection")
 
     def query_key(self, head_index, in_dim, attention_dim, side: str):
-        """(q kernel, q bias, k kernel, k bias) of head option ``head_index`` (only that option's variables run)."""
+        """(q kernel, q bias, k kernel, k bias) of head option ``head_index``.
+
+        A tensor index selects arithmetically (one-hot weighted sum of the options' slices): no control
+        flow in the step, and the other options' variables get exactly zero gradient.
+        """
         def option(j):
-            return lambda: (*self.queries[j].weights_for(in_dim, attention_dim, side),
-                            *self.keys[j].weights_for(in_dim, attention_dim, side))
+            return (*self.queries[j].weights_for(in_dim, attention_dim, side),
+                    *self.keys[j].weights_for(in_dim, attention_dim, side))
         if len(self.head_options) == 1 or isinstance(head_index, (int, np.integer)):
-            return option(int(head_index) if len(self.head_options) > 1 else 0)()
-        return tf.switch_case(head_index, [option(j) for j in range(len(self.head_options))])
+            return option(int(head_index) if len(self.head_options) > 1 else 0)
+        onehot = tf.one_hot(head_index, len(self.head_options))
+        options = [option(j) for j in range(len(self.head_options))]
+        return tuple(tf.add_n([onehot[j] * o[i] for j, o in enumerate(options)]) for i in range(4))
 
     def weights_for(self, head_index, in_dim, attention_dim, side: str = LEFT):
         qk = self.query_key(head_index, in_dim, attention_dim, side)
@@ -244,7 +270,7 @@ class SliceableAttention(keras.layers.Layer):
         return attention(x, *self.weights_for(head_index, tf.shape(x)[-1], attention_dim, side), heads=heads)
 
 
-class SliceableTransformerBlock(keras.layers.Layer):
+class SliceableTransformerBlock(_Layer):
     """A block slot of the super-transformer: LN, sliceable attention, LN, sliceable MLP."""
 
     def __init__(self, max_dim: int, head_options: Sequence[int], max_attention_dim: int, max_mlp_dim: int,
@@ -263,10 +289,10 @@ class SliceableTransformerBlock(keras.layers.Layer):
         return [self.norm1.weights_for(dim, side), q, k, v, projection, self.norm2.weights_for(dim, side),
                 self.fc1.weights_for(dim, mlp_dim, side), self.fc2.weights_for(mlp_dim, dim, side)]
 
-    def call(self, x, head_index, attention_dim, mlp_dim, side: str = LEFT):
+    def call(self, x, head_index, attention_dim, mlp_dim, side: str = LEFT, gate=None):
         heads = tf.gather(tf.constant(self.head_options, tf.int32), head_index)
         return transformer_block(x, *self.weights_for(tf.shape(x)[-1], head_index, attention_dim, mlp_dim, side),
-                                 heads=heads)
+                                 heads=heads, gate=gate)
 
     def option_layers(self, head_index: int) -> list[keras.layers.Layer]:
         """The layers head option ``head_index`` owns alone (its private q and k)."""
@@ -278,7 +304,7 @@ class SliceableTransformerBlock(keras.layers.Layer):
         return [self.norm1, a.values, a.projection, self.norm2, self.fc1, self.fc2]
 
 
-class SliceableClassifier(keras.layers.Layer):
+class SliceableClassifier(_Layer):
     """Final sliceable LayerNorm and a classifier whose input is sliced (its classes are all kept)."""
 
     def __init__(self, max_dim: int, num_classes: int, **kwargs):
@@ -300,7 +326,7 @@ def _flat(pairs) -> list:
 
 
 @keras.utils.register_keras_serializable(package="tfnas")
-class PatchEmbedding(keras.layers.Layer):
+class PatchEmbedding(_Layer):
     """Patch embedding of one patch size and width: conv kernel, bias, class token, position embedding."""
 
     def __init__(self, patch_size: int, dim: int, **kwargs):
@@ -327,7 +353,7 @@ class PatchEmbedding(keras.layers.Layer):
 
 
 @keras.utils.register_keras_serializable(package="tfnas")
-class TransformerBlock(keras.layers.Layer):
+class TransformerBlock(_Layer):
     """A ViT block of fixed sizes: ``heads`` heads over ``attention_dim`` channels, an MLP of ``mlp_dim``."""
 
     def __init__(self, heads: int, attention_dim: int, mlp_dim: int, **kwargs):
@@ -360,7 +386,7 @@ class TransformerBlock(keras.layers.Layer):
 
 
 @keras.utils.register_keras_serializable(package="tfnas")
-class ClassifierHead(keras.layers.Layer):
+class ClassifierHead(_Layer):
     """Final LayerNorm -> class token -> linear classifier."""
 
     def __init__(self, num_classes: int, **kwargs):
