@@ -403,6 +403,28 @@ class ViTSpace:
         return child
 
 
+    def operators(self, identity_probability: float) -> "ViTOperators":
+        """The evolution operators with initial draws at ``identity_probability`` (the tuned one)."""
+        return ViTOperators(self, float(identity_probability))
+
+
+@dataclasses.dataclass(frozen=True)
+class ViTOperators:
+    """sample / mutate / crossover of a ViT space, what an evolutionary searcher asks of it."""
+
+    space: ViTSpace
+    identity_probability: float
+
+    def sample(self, rng: np.random.Generator) -> Architecture:
+        return self.space.sample(rng, self.identity_probability)
+
+    def mutate(self, arch: Architecture, rng: np.random.Generator, prob: float) -> Architecture:
+        return self.space.mutate(arch, rng, prob)
+
+    def crossover(self, a: Architecture, b: Architecture, rng: np.random.Generator) -> Architecture:
+        return self.space.crossover(a, b, rng)
+
+
 def window_constraint(space: ViTSpace, min_mflops: float, max_mflops: float) -> Constraint:
     return Constraint(f"{min_mflops:g}<=mflops<={max_mflops:g}",
                       lambda arch: min_mflops <= space.mflops(arch) <= max_mflops)
