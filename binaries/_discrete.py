@@ -110,13 +110,12 @@ def make_main(search: Callable[[], Searcher]):
 
 
 def run(searcher: Searcher, s: Setup, method: str, evaluations: int) -> Searcher:
-    from tfnas.search.runner import prepare_output_dir, run_to_output_dir
+    from tfnas.search.runner import run_to_output_dir
 
-    prepare_output_dir(common.OUTPUT_DIR.value, common.FRESH.value)
     searcher = run_to_output_dir(searcher, s.evaluator, evaluations, common.OUTPUT_DIR.value, method,
                                  s.arch_to_summary, s.arch_to_genotype, s.config,
                                  {**s.extra_summary, "config": s.config},
-                                 log=logging.info if common.VERBOSE.value else None)
+                                 log=logging.info if common.VERBOSE.value else None, fresh=common.FRESH.value)
     best = searcher.best()
     if best is not None:
         print(f"{method}: {len(searcher.history)} evaluated, best {s.metric}={best['metrics'][s.metric]:.4f} "

@@ -44,7 +44,7 @@ def dataset_geometry(name: str, data_dir: str | None) -> tuple[int, int]:
 
 def build_table() -> dict:
     from tfnas.hardware import latency_table
-    from tfnas.spaces import hurricane
+    from tfnas.spaces.layerwise import profile_for
 
     if not output_file.OUTPUT.value:
         raise latency_table.LatencyTableError("--build_table needs --output=<table.json> (re-running with the same "
@@ -54,16 +54,18 @@ def build_table() -> dict:
         ds_channels, ds_classes = dataset_geometry(common.DATASET.value, common.DATA_DIR.value)
         channels = ds_channels if channels is None else channels
         classes = ds_classes if classes is None else classes
-    config = hurricane.HurricaneConfig(hardware.RESOLUTION.value, hardware.WIDTH_MULTIPLIER.value, channels, classes)
+    profile = profile_for(profile_flags.SPACE.value, {"resolution": hardware.RESOLUTION.value,
+                                                      "width_multiplier": hardware.WIDTH_MULTIPLIER.value,
+                                                      "input_channels": channels, "num_classes": classes})
     flush = profile_flags.FLUSH_MB.value
     table = latency_table.build_table(
-        config, output_file.OUTPUT.value, ops=profile_flags.TABLE_OPS.value, num_threads=hardware.NUM_THREADS.value,
+        profile, output_file.OUTPUT.value, ops=profile_flags.TABLE_OPS.value, num_threads=hardware.NUM_THREADS.value,
         num_runs=hardware.NUM_RUNS.value, warmup_runs=hardware.WARMUP_RUNS.value,
         statistic=profile_flags.TABLE_STATISTIC.value,
         flush_bytes=None if flush is None else [int(float(mb) * 2**20) for mb in flush],
         calibration_archs=profile_flags.CALIBRATION_ARCHS.value, log=logging.info)
     positions = {p.key() for p in table.positions}
-    return {"table": output_file.OUTPUT.value, "space": table.space, "geometry": table.config.to_json(),
+    return {"table": output_file.OUTPUT.value, "space": table.space, "geometry": table.geometry,
             "num_threads": table.num_threads, "device": table.device, "litert_version": table.litert_version,
             "positions": len(positions), "entries": sum(len(v) for v in table.entries.values()),
             "fixed_overhead_ms": table.fixed_overhead_ms, "calibration": table.measurement.get("calibration")}

@@ -24,28 +24,22 @@ from tfnas.logs import quiet_tensorflow_logs
 absl_flags.FLAGS.set_default("output_dir", "runs/quickstart")
 absl_flags.FLAGS.set_default("epochs", 10)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
 def _nasbench201_lookup(arch: str) -> dict | None:
-    """CIFAR/ImageNet16 accuracies of the found cell in the NAS-Bench-201 table, when it is there."""
-    import csv
+    """CIFAR/ImageNet16 accuracies of the found cell in the NAS-Bench-201 table, when the table is there."""
+    from tfnas.benchmarks.nasbench201 import BenchmarkError, NasBench201Table
 
-    path = qs.BENCHMARK_FILE.value or os.path.join(os.path.dirname(REPO), "shared", "benchdata", "nasbench201.csv")
-    if not os.path.exists(path):
+    try:
+        table = NasBench201Table.load(qs.BENCHMARK_FILE.value)
+    except BenchmarkError:
         return None
-    with open(path) as f:
-        for row in csv.DictReader(f):
-            if row["arch"] == arch:
-                return {"index": int(row["index"]), "cifar10_test_acc": float(row["cifar10_test_acc"]),
-                        "cifar100_test_acc": float(row["cifar100_test_acc"]),
-                        "imagenet16_120_test_acc": float(row["imagenet16_120_test_acc"]),
-                        "table": path}
-    return None
+    row = table.lookup(arch)
+    return {"index": row["index"], "cifar10_test_acc": row["cifar10_test_acc"],
+            "cifar100_test_acc": row["cifar100_test_acc"], "imagenet16_120_test_acc": row["imagenet16_120_test_acc"],
+            "table": table.path}
 
 
 def run() -> dict:
-    from binaries.export import export_model_dir
+    from tfnas.hardware.trained_export import export_model_dir
     from tfnas.hardware.litert import measure_latency
     from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
     from tfnas.files import write_json

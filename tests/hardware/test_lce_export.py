@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from binaries.export import export_model_dir
+from tfnas.hardware.trained_export import export_model_dir
 from tfnas import data as data_lib
 from tfnas.hardware import export as export_lib
 from tfnas.hardware import lce

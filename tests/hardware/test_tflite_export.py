@@ -10,7 +10,7 @@ import pytest
 import tfnas  # noqa: F401
 import tensorflow as tf
 
-from binaries.export import export_model_dir
+from tfnas.hardware.trained_export import export_model_dir
 from tfnas import data as data_lib
 from tfnas.hardware import export
 

@@ -14,7 +14,7 @@ from tfnas.methods import differentiable
 from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
 from tfnas.spaces.base import load_genotype
 from tfnas.training.checkpointing import NonFiniteLoss
-from tfnas.training.run_dir import RunConfigMismatch
+from tfnas.run_dir import RunConfigMismatch
 
 
 def _config(out, tfds_dir, **kw) -> SearchConfig:
@@ -93,7 +93,7 @@ def test_bad_configurations_are_refused_before_any_work(tmp_path, tfds_dir, chan
 
 def test_resuming_with_other_settings_is_refused_and_fresh_moves_the_old_run_aside(tmp_path, tfds_dir):
     run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1))
-    with pytest.raises(RunConfigMismatch, match="init_channels: 4 -> 8"):
+    with pytest.raises(RunConfigMismatch, match="init_channels: saved 4, now 8"):
         run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1, init_channels=8))
     run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1, init_channels=8, fresh=True))
     aside = glob.glob(str(tmp_path / "run" / "previous-*" / "genotype.json"))

@@ -150,6 +150,10 @@ class NasBench201Table:
         out["arch"] = self.arch_strings[code]
         return out
 
+    def lookup(self, arch_string: str) -> dict[str, Any]:
+        """The row of a cell given as the benchmark's arch string (e.g. a found genotype's)."""
+        return self.row(arch_from_string(arch_string))
+
     def values(self, column: str) -> np.ndarray:
         """The column for every cell, in the space's enumeration order (itertools.product of op indices)."""
         return self.columns[column]

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from tfnas.data import augment as augment_lib
 from tfnas.data.registry import DatasetSpec
 
 SHUFFLE_BUFFER = 10_000
@@ -90,9 +91,7 @@ class StreamingImageData:
                 image = _centre_crop(image, size)
             image = self._normalize(image)
             if cutout:
-                from tfnas.data.pipeline import cutout as cut
-
-                image = cut(image, cutout, tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32))
+                image = augment_lib.cutout(image, cutout, tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int32))
             return image, tf.cast(label, tf.int32)
 
         return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size, drop_remainder=True) \

@@ -1,4 +1,8 @@
-"""Per-device operator latency tables for the HURRICANE space, and latency prediction from them.
+"""Per-device operator latency tables for a layer-wise space, and latency prediction from them.
+
+The table knows no space: it measures what a ``LayerwiseProfile`` (tfnas/spaces/layerwise.py)
+describes: layer positions, candidate ops, the fixed parts and whole networks. HURRICANE's
+mobile space is the one that ships a profile today.
 
 A table holds, for every searchable layer position of the space (its real input shape, stride and
 output channels) and every candidate op, the LiteRT latency of that op converted on its own to a
@@ -38,8 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.hardware import export, litert
-from tfnas.ops import mobile_ops
-from tfnas.spaces import hurricane
+from tfnas.spaces.layerwise import LayerPosition, LayerwiseProfile, as_profile, profile_for
 from tfnas.errors import UserInputError
 from tfnas.files import write_json
 
@@ -57,12 +60,9 @@ class LatencyTableError(UserInputError):
     """A device table that is missing, malformed, incomplete, or built for another geometry."""
 
 
-def _build_hint(config: hurricane.HurricaneConfig | None, path: str | None = None) -> str:
-    geometry = "" if config is None else (
-        f" --resolution={config.resolution} --width_multiplier={config.width_multiplier} "
-        f"--input_channels={config.input_channels} --num_classes={config.num_classes}")
-    return ("build one with: python -m binaries.profile_latency --build_table --space=hurricane"
-            f"{geometry} --output={path or '<table.json>'}")
+def _build_hint(profile: LayerwiseProfile | None, path: str | None = None) -> str:
+    flags = "--space=<space>" if profile is None else profile.build_flags()
+    return f"build one with: python -m binaries.profile_latency --build_table {flags} --output={path or '<table.json>'}"
 
 
 def last_level_cache_bytes() -> int:
@@ -95,7 +95,7 @@ def _interp(entry: Any, flush_bytes: Sequence[int], rest_bytes: float) -> float:
 class LatencyTable:
     """Measured op latencies (ms) per layer position of one space geometry on one device."""
 
-    config: hurricane.HurricaneConfig
+    profile: LayerwiseProfile
     num_threads: int
     device: dict[str, Any]
     litert_version: str
@@ -106,13 +106,20 @@ class LatencyTable:
     entry_stats: dict[str, dict[str, dict[str, Any]]] = dataclasses.field(default_factory=dict)  # every statistic
     op_bytes: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)  # bytes an op touches per run
     op_macs: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
-    space: str = hurricane.SPACE
     created: str = ""
 
     # --- geometry of the cache model ----------------------------------------------------------------
     @property
-    def positions(self) -> list[hurricane.LayerPosition]:
-        return self.config.positions()
+    def space(self) -> str:
+        return self.profile.space
+
+    @property
+    def geometry(self) -> dict[str, Any]:
+        return dict(self.profile.geometry)
+
+    @property
+    def positions(self) -> list[LayerPosition]:
+        return list(self.profile.positions)
 
     @property
     def flush_bytes(self) -> list[int]:
@@ -148,8 +155,8 @@ class LatencyTable:
         return sorted(self.entries.get(self.positions[layer].key(), {}))
 
     def _entry(self, layer: int, op: str) -> Any:
-        if op not in hurricane.OPS:
-            raise LatencyTableError(f"unknown op {op!r} at layer {layer}; valid ops: {list(hurricane.OPS)}")
+        if op not in self.profile.vocabulary:
+            raise LatencyTableError(f"unknown op {op!r} at layer {layer}; valid ops: {list(self.profile.vocabulary)}")
         key = self.positions[layer].key()
         try:
             return self.entries[key][op]
@@ -175,8 +182,8 @@ class LatencyTable:
 
     def predict_uncalibrated(self, ops: Sequence[str]) -> float:
         """Fixed part + sum of the ops read off their cache curves, before the table's calibration scale."""
-        if len(ops) != hurricane.NUM_LAYERS:
-            raise LatencyTableError(f"an architecture has {hurricane.NUM_LAYERS} ops, got {len(ops)}")
+        if len(ops) != self.profile.num_layers:
+            raise LatencyTableError(f"an architecture has {self.profile.num_layers} ops, got {len(ops)}")
         total_bytes = self.footprint_bytes(ops)
         latency = self.invoke_overhead_ms
         fixed_bytes = self.op_bytes.get("fixed", {})
@@ -206,18 +213,21 @@ class LatencyTable:
                         ops, best, improved = trial, value, True
         return best, tuple(ops)
 
-    def check_geometry(self, config: hurricane.HurricaneConfig, path: str = "device table") -> None:
-        """Refuse a table measured for another resolution / width / input channels / classes."""
-        mine, theirs = self.config, config
-        diffs = [f"{name} {getattr(mine, name)} (asked for {getattr(theirs, name)})"
-                 for name in ("resolution", "width_multiplier", "input_channels", "num_classes")
-                 if getattr(mine, name) != getattr(theirs, name)]
+    def check_geometry(self, space_or_profile: Any, path: str = "device table") -> None:
+        """Refuse a table measured for another space or geometry (e.g. resolution, width, classes)."""
+        theirs = as_profile(space_or_profile)
+        if theirs.space != self.space:
+            raise LatencyTableError(f"{path} is a table for space {self.space!r}, not {theirs.space!r}; "
+                                    f"{_build_hint(theirs)}")
+        mine = self.profile.geometry
+        diffs = [f"{name} {mine.get(name)} (asked for {value})" for name, value in theirs.geometry.items()
+                 if mine.get(name) != value]
         if diffs:
             raise LatencyTableError(f"{path} was measured for another network geometry: {', '.join(diffs)}. "
                                     f"Latencies do not transfer between geometries; {_build_hint(theirs)}")
 
     def check_complete(self, candidates: Sequence[Sequence[str]] | None = None) -> None:
-        candidates = candidates or [hurricane.OPS] * hurricane.NUM_LAYERS
+        candidates = candidates or [self.profile.vocabulary] * self.profile.num_layers
         for i, ops in enumerate(candidates):
             for op in ops:
                 self._entry(i, op)
@@ -229,13 +239,13 @@ class LatencyTable:
         recorded = self.op_macs.get(position.key(), {}).get(op)
         if recorded is not None:
             return recorded
-        value = mobile_ops.op_macs(op, position.in_shape, position.out_channels, position.stride)
+        value = self.profile.op_macs(position, op)
         self.op_macs.setdefault(position.key(), {})[op] = value
         return value
 
     @classmethod
-    def from_function(cls, config: hurricane.HurricaneConfig,
-                      latency_ms: Callable[[hurricane.LayerPosition, str], float], ops: Sequence[str] | None = None,
+    def from_function(cls, space_or_profile: Any,
+                      latency_ms: Callable[[LayerPosition, str], float], ops: Sequence[str] | None = None,
                       fixed_ms: float = 0.0, device: dict[str, Any] | None = None, num_threads: int = 1,
                       ) -> "LatencyTable":
         """A table whose entries come from ``latency_ms(position, op)`` instead of measurements.
@@ -243,19 +253,20 @@ class LatencyTable:
         For analytical cost models, hand-edited what-if tables and tests; entries are plain numbers
         (no cache dependence) and ``device`` says where they come from.
         """
-        table = cls(config=config, num_threads=num_threads, device=device or {"cpu_model": "analytical"},
+        profile = as_profile(space_or_profile)
+        table = cls(profile=profile, num_threads=num_threads, device=device or {"cpu_model": "analytical"},
                     litert_version="n/a", measurement={"method": "function", "statistic": "min", "flush_bytes": [0]},
                     fixed_ms={"stem": fixed_ms / 2, "head": fixed_ms / 2})
-        for position in config.positions():
+        for position in profile.positions:
             row = table.entries.setdefault(position.key(), {})
-            for op in ops or hurricane.OPS:
+            for op in ops or profile.vocabulary:
                 row[op] = float(latency_ms(position, op))
         return table
 
     # --- JSON -----------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         return {"format": TABLE_FORMAT, "version": TABLE_VERSION, "space": self.space,
-                "space_version": hurricane.VERSION, "geometry": self.config.to_json(),
+                "space_version": self.profile.space_version, "geometry": dict(self.profile.geometry),
                 "num_threads": self.num_threads, "device": self.device, "litert_version": self.litert_version,
                 "measurement": self.measurement, "created": self.created,
                 "invoke_overhead_ms": self.invoke_overhead_ms, "fixed_ms": self.fixed_ms,
@@ -272,10 +283,15 @@ class LatencyTable:
         if int(data.get("version", -1)) != TABLE_VERSION:
             raise LatencyTableError(f"{source} has table version {data.get('version')}; this tfnas reads "
                                     f"{TABLE_VERSION}: rebuild it with binaries.profile_latency --build_table")
-        if data.get("space") != hurricane.SPACE:
-            raise LatencyTableError(f"{source} is a table for space {data.get('space')!r}, not {hurricane.SPACE!r}")
         try:
-            table = cls(config=hurricane.HurricaneConfig(**data["geometry"]), num_threads=int(data["num_threads"]),
+            profile = profile_for(str(data.get("space")), data["geometry"])
+        except UserInputError as e:
+            raise LatencyTableError(f"{source}: {e}") from None
+        except (KeyError, TypeError, ValueError) as e:
+            raise LatencyTableError(f"{source} is malformed ({type(e).__name__}: {e}); rebuild it with "
+                                    "binaries.profile_latency --build_table") from None
+        try:
+            table = cls(profile=profile, num_threads=int(data["num_threads"]),
                         device=dict(data["device"]), litert_version=str(data["litert_version"]),
                         measurement=dict(data["measurement"]),
                         invoke_overhead_ms=float(data.get("invoke_overhead_ms", 0.0)),
@@ -292,9 +308,9 @@ class LatencyTable:
         ladder = len(table.flush_bytes)
         for key, ops in table.entries.items():
             for op, entry in ops.items():
-                if op not in hurricane.OPS:
+                if op not in profile.vocabulary:
                     raise LatencyTableError(f"{source}: entry {key} names op {op!r}, which is not in the vocabulary "
-                                            f"{list(hurricane.OPS)}")
+                                            f"{list(profile.vocabulary)}")
                 if isinstance(entry, list) and len(entry) != ladder:
                     raise LatencyTableError(f"{source}: entry {key}/{op} has {len(entry)} values for {ladder} flush "
                                             "sizes; rebuild the table")
@@ -305,18 +321,19 @@ class LatencyTable:
         write_json(path, self.to_json(), indent=None)
 
     @classmethod
-    def load(cls, path: str, config: hurricane.HurricaneConfig | None = None) -> "LatencyTable":
-        """Read a table (measured here or on another device); with ``config``, refuse another geometry."""
+    def load(cls, path: str, space_or_profile: Any = None) -> "LatencyTable":
+        """Read a table (measured here or on another device); with a space geometry, refuse another one."""
+        profile = None if space_or_profile is None else as_profile(space_or_profile)
         if not path or not os.path.exists(path):
-            raise LatencyTableError(f"device table {path!r} does not exist; {_build_hint(config, path)}")
+            raise LatencyTableError(f"device table {path!r} does not exist; {_build_hint(profile, path)}")
         with open(path) as f:
             try:
                 data = json.load(f)
             except json.JSONDecodeError as e:
                 raise LatencyTableError(f"device table {path} is not valid JSON ({e}); rebuild it") from None
         table = cls.from_json(data, source=path)
-        if config is not None:
-            table.check_geometry(config, path)
+        if profile is not None:
+            table.check_geometry(profile, path)
         return table
 
 
@@ -327,20 +344,10 @@ def _entry_value(value: Any) -> Any:
 
 
 # --- measuring ---------------------------------------------------------------------------------------------
-def op_model(position: hurricane.LayerPosition, op: str) -> keras.Model:
+def op_model(profile: LayerwiseProfile, position: LayerPosition, op: str) -> keras.Model:
     """A batch-1 model holding one candidate op at one layer position (its real input shape and stride)."""
     inp = keras.Input(position.in_shape, batch_size=1)
-    return keras.Model(inp, mobile_ops.build_op(op, position.out_channels, position.stride)(inp))
-
-
-def stem_model(config: hurricane.HurricaneConfig) -> keras.Model:
-    inp = keras.Input((config.resolution, config.resolution, config.input_channels), batch_size=1)
-    return keras.Model(inp, hurricane.Stem(config.stem_channels)(inp))
-
-
-def head_model(config: hurricane.HurricaneConfig) -> keras.Model:
-    inp = keras.Input(config.positions()[-1].out_shape, batch_size=1)
-    return keras.Model(inp, hurricane.Head(config.head_channels, config.num_classes)(inp))
+    return keras.Model(inp, profile.build_op(position, op)(inp))
 
 
 def empty_model() -> keras.Model:
@@ -349,17 +356,15 @@ def empty_model() -> keras.Model:
     return keras.Model(inp, keras.layers.ReLU()(inp))
 
 
-def touched_bytes(model: keras.Model) -> int:
+def touched_bytes(model: keras.Model, expansion: int = 1) -> int:
     """Bytes a one-op model touches per run: float32 weights, input, output and the largest inner tensor.
 
     The inner tensor is approximated by the input expanded by the op's expansion ratio (the
     inverted residual's hidden tensor), the working set XNNPACK keeps live inside the op.
     """
-    layer = model.layers[-1]
     weights = model.count_params() * 4
     inp = int(np.prod(model.inputs[0].shape[1:])) * 4
     out = int(np.prod(model.outputs[0].shape[1:])) * 4
-    expansion = mobile_ops.parse_op(layer.op).expansion if isinstance(layer, mobile_ops.MobileOp) else 1
     return int(weights + inp + out + (inp * expansion if expansion > 1 else 0))
 
 
@@ -410,17 +415,17 @@ def typical_rest_bytes(table: LatencyTable, samples: int = 64, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(samples):
-        ops = [str(rng.choice(table.ops_at(i))) for i in range(hurricane.NUM_LAYERS)]
+        ops = [str(rng.choice(table.ops_at(i))) for i in range(len(table.positions))]
         total = table.footprint_bytes(ops)
         values += [total - table.op_bytes.get(p.key(), {}).get(op, 0) for p, op in zip(table.positions, ops)]
     return float(np.mean(values)) if values else 0.0
 
 
-def build_table(config: hurricane.HurricaneConfig, path: str | None = None, ops: Sequence[str] | None = None,
+def build_table(space_or_profile: Any, path: str | None = None, ops: Sequence[str] | None = None,
                 num_threads: int = 1, num_runs: int = 30, warmup_runs: int = 5, statistic: str = "min",
                 flush_bytes: Sequence[int] | None = None, calibration_archs: int = 8,
                 log: Callable[[str], None] = print) -> LatencyTable:
-    """Measure (or finish measuring) the table of ``config`` on this device; save after every position.
+    """Measure (or finish measuring) the table of a space geometry on this device; save after every position.
 
     ``flush_bytes`` is the ladder of cache states (default: 0 to 4x the last-level cache).
     ``calibration_archs`` random whole networks (seed ``CALIBRATION_SEED``) are then measured and the
@@ -429,15 +434,16 @@ def build_table(config: hurricane.HurricaneConfig, path: str | None = None, ops:
     only missing entries are measured (an interrupted build resumes; a finished one is returned as
     is). A table at ``path`` from another device or geometry is never mixed in: that is an error.
     """
-    ops = tuple(ops or hurricane.OPS)
+    profile = as_profile(space_or_profile)
+    ops = tuple(ops or profile.vocabulary)
     for op in ops:
-        mobile_ops.parse_op(op)
+        profile.parse_op(op)
     if statistic not in STATISTICS:
         raise LatencyTableError(f"unknown latency statistic {statistic!r}; use one of {list(STATISTICS)}")
     device = litert.device_identity()
     table: LatencyTable | None = None
     if path and os.path.exists(path):
-        table = LatencyTable.load(path, config)
+        table = LatencyTable.load(path, profile)
         mismatch = []
         if table.device != device:
             mismatch.append(f"it was measured on {table.device}, this is {device}")
@@ -453,7 +459,7 @@ def build_table(config: hurricane.HurricaneConfig, path: str | None = None, ops:
         llc = last_level_cache_bytes()
         ladder = [int(f * llc) for f in FLUSH_LADDER] if flush_bytes is None else sorted({int(b) for b in flush_bytes})
         table = LatencyTable(
-            config=config, num_threads=num_threads, device=device, litert_version=litert.litert_version(),
+            profile=profile, num_threads=num_threads, device=device, litert_version=litert.litert_version(),
             measurement={"method": "in_process", "scheme": "one-op models timed after reading flush_bytes of memory",
                          "statistic": statistic, "num_runs": num_runs, "warmup_runs": warmup_runs,
                          "flush_bytes": ladder, "last_level_cache_bytes": llc},
@@ -477,9 +483,9 @@ def build_table(config: hurricane.HurricaneConfig, path: str | None = None, ops:
         table.measurement["invoke_overhead"] = {name: v[0] for name, v in stats.items()}
         table.invoke_overhead_ms = table.measurement["invoke_overhead"][statistic]
     fixed_bytes = table.op_bytes.setdefault("fixed", {})
-    for name, builder in (("stem", stem_model), ("head", head_model)):
+    for name, builder in profile.fixed_models.items():
         if name not in table.fixed_ms:
-            model = builder(config)
+            model = builder()
             fixed_bytes[name] = touched_bytes_fixed(model)
             stats = measure(model)
             table.fixed_ms[name] = stats[statistic]
@@ -487,7 +493,7 @@ def build_table(config: hurricane.HurricaneConfig, path: str | None = None, ops:
             log(f"{name}: {table.fixed_ms[name][0]:.4f} ms warm, {table.fixed_ms[name][-1]:.4f} ms cold")
             save()
     seen: set[str] = set()
-    for position in config.positions():
+    for position in profile.positions:
         key = position.key()
         if key in seen:
             continue
@@ -495,9 +501,9 @@ def build_table(config: hurricane.HurricaneConfig, path: str | None = None, ops:
         row = table.entries.setdefault(key, {})
         todo = [op for op in ops if op not in row]
         for op in todo:
-            model = op_model(position, op)
-            table.op_bytes.setdefault(key, {})[op] = touched_bytes(model)
-            table.op_macs.setdefault(key, {})[op] = mobile_ops.layer_macs(model.layers[-1], position.in_shape)
+            model = op_model(profile, position, op)
+            table.op_bytes.setdefault(key, {})[op] = touched_bytes(model, profile.op_expansion(op))
+            table.op_macs.setdefault(key, {})[op] = profile.op_macs(position, op)
             stats = measure(model)
             row[op] = stats[statistic]
             table.entry_stats.setdefault(key, {})[op] = stats
@@ -509,7 +515,7 @@ def build_table(config: hurricane.HurricaneConfig, path: str | None = None, ops:
                 f"{max(v[-1] for v in row.values()):.4f} ms")
             save()
     table.measurement["typical_rest_bytes"] = typical_rest_bytes(table)
-    if calibration_archs > 0 and "calibration" not in table.measurement and set(ops) == set(hurricane.OPS):
+    if calibration_archs > 0 and "calibration" not in table.measurement and set(ops) == set(profile.vocabulary):
         table.measurement["calibration"] = calibrate(table, calibration_archs, runs=max(runs, 50), log=log)
     save()
     return table
@@ -530,12 +536,11 @@ def calibrate(table: LatencyTable, num_archs: int, runs: int = 50, seed: int = C
     statistic = table.measurement["statistic"]
     ratios = []
     for _ in range(num_archs):
-        genotype = hurricane.random_genotype(rng, table.config.resolution, table.config.width_multiplier,
-                                             [table.ops_at(i) for i in range(hurricane.NUM_LAYERS)])
-        measured = measure_architecture(genotype, table.config.num_classes, table.config.input_channels,
-                                        table.num_threads, num_runs=runs, warmup_runs=5)
+        ops = [cands[int(rng.integers(len(cands)))] for cands in (table.ops_at(i) for i in range(len(table.positions)))]
+        measured = measure_network(table.profile.build_network(ops), table.num_threads, num_runs=runs,
+                                   warmup_runs=5)
         keras.backend.clear_session()
-        ratios.append(measured.statistic(statistic) / table.predict_uncalibrated(genotype.ops))
+        ratios.append(measured.statistic(statistic) / table.predict_uncalibrated(ops))
     scale = float(np.median(ratios))
     log(f"calibration over {num_archs} networks: measured / predicted = {scale:.3f} "
         f"(range {min(ratios):.3f}-{max(ratios):.3f})")
@@ -547,10 +552,22 @@ def touched_bytes_fixed(model: keras.Model) -> int:
     return int(model.count_params() * 4 + 4 * (np.prod(model.inputs[0].shape[1:]) + np.prod(model.outputs[0].shape[1:])))
 
 
-def measure_architecture(genotype: hurricane.HurricaneGenotype, num_classes: int, input_channels: int,
-                         num_threads: int = 1, num_runs: int = 100, warmup_runs: int = 10,
-                         model: keras.Model | None = None) -> litert.LatencyMeasurement:
-    """Export the child network of ``genotype`` to TFLite and measure it with LiteRT (back-to-back runs)."""
-    model = model or hurricane.build_child(genotype, num_classes, input_channels)
+def measure_network(model: keras.Model, num_threads: int = 1, num_runs: int = 100,
+                    warmup_runs: int = 10) -> litert.LatencyMeasurement:
+    """Export ``model`` to TFLite and measure it with LiteRT (back-to-back runs)."""
     return litert.measure_latency(export.convert(model), num_threads=num_threads, num_runs=num_runs,
                                   warmup_runs=warmup_runs)
+
+
+def measure_architecture(genotype: Any, num_classes: int, input_channels: int, num_threads: int = 1,
+                         num_runs: int = 100, warmup_runs: int = 10) -> litert.LatencyMeasurement:
+    """Measure the child network of ``genotype`` (any space whose network fixes its input resolution)."""
+    from tfnas.spaces.networks import network_builder
+
+    builder = network_builder(genotype.SPACE)
+    size = builder.input_size(genotype) if builder.input_size else None
+    if size is None:
+        raise LatencyTableError(f"a {genotype.SPACE} genotype does not fix its input size; measure its exported "
+                                "model with binaries.profile_latency --tflite=<model.tflite>")
+    model = builder.build(genotype, num_classes, (size, size, input_channels), layers=None, init_channels=None)
+    return measure_network(model, num_threads, num_runs, warmup_runs)

@@ -1,5 +1,7 @@
 """HURRICANE's hardware-aware candidate generation: per layer, keep the k ops that suit this device.
 
+Space-neutral: it reads only the latency table (positions, candidate ops, latencies, MACs).
+
 The paper scores every candidate op per layer by its representation capacity and its efficiency
 on the target hardware and keeps the best few per layer, so a DSP, a VPU and a CPU get different
 spaces; the exact formula is not public ([U]). The rule here (documented in docs/METHODS.md):
@@ -22,7 +24,6 @@ import math
 from typing import Any, Sequence
 
 from tfnas.hardware.latency_table import LatencyTable, LatencyTableError
-from tfnas.spaces import hurricane
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,9 +49,10 @@ class GeneratedSpace:
     latency_weight: float
     table_device: dict[str, Any]
     table_threads: int
+    space: str = "hurricane"
 
     def to_json(self) -> dict[str, Any]:
-        return {"space": hurricane.SPACE, "top_k": self.top_k, "latency_weight": self.latency_weight,
+        return {"space": self.space, "top_k": self.top_k, "latency_weight": self.latency_weight,
                 "table_device": self.table_device, "table_threads": self.table_threads,
                 "candidates": self.candidates,
                 "scores": [[s.to_json() for s in layer] for layer in self.scores]}
@@ -59,7 +61,7 @@ class GeneratedSpace:
     def from_json(cls, data: dict[str, Any]) -> "GeneratedSpace":
         scores = [[ScoredOp(**s) for s in layer] for layer in data.get("scores", [])]
         return cls([list(c) for c in data["candidates"]], scores, int(data["top_k"]), float(data["latency_weight"]),
-                   dict(data.get("table_device", {})), int(data.get("table_threads", 1)))
+                   dict(data.get("table_device", {})), int(data.get("table_threads", 1)), str(data.get("space", "hurricane")))
 
     def summary(self) -> str:
         return "\n".join(f"layer {i:2d}: " + ", ".join(c) for i, c in enumerate(self.candidates))
@@ -104,4 +106,4 @@ def generate_space(table: LatencyTable, top_k: int = 4, ops: Sequence[str] | Non
         kept = set(order[:top_k])
         candidates.append([layer_ops[i] for i in order[:top_k]])
         scores.append([ScoredOp(layer_ops[i], macs[i], latencies[i], fronts[i], value[i], i in kept) for i in order])
-    return GeneratedSpace(candidates, scores, top_k, latency_weight, table.device, table.num_threads)
+    return GeneratedSpace(candidates, scores, top_k, latency_weight, table.device, table.num_threads, table.space)

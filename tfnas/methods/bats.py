@@ -34,8 +34,8 @@ from tfnas.methods.differentiable_search import SearchConfig, run_differentiable
 from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exported)
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.supernets.bats_supernet import BINARIZE, BatsSupernet
-from tfnas.files import read_json, write_json
-from tfnas.training.run_dir import RunDirectory
+from tfnas.files import write_json
+from tfnas.run_dir import RunDirectory
 
 keras = tf.keras
 
@@ -318,7 +318,3 @@ def run_bats_search(config: BatsSearchConfig) -> dict[str, Any]:
                                                              config.final_temperature, config.temperature_schedule))
     write_json(os.path.join(os.path.abspath(config.output_dir), "search_summary.json"), summary)
     return summary
-
-
-def read_search_summary(output_dir: str) -> dict[str, Any] | None:
-    return read_json(os.path.join(output_dir, "search_summary.json"))

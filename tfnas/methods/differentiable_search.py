@@ -5,7 +5,7 @@
   genotype.json         the derived architecture (JSON naming its space and version)
   search_summary.json   method, space, seed, wall time, per-epoch metrics and genotypes, final
                         architecture weights, configuration
-  history.json, checkpoints/, tensorboard/ (see tfnas.training.run_dir)
+  history.json, checkpoints/, tensorboard/ (see tfnas.run_dir)
 and resumes from the last completed epoch when re-run with the same output_dir.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tfnas.supernets.differentiable import SUPERNETS, build_supernet
 from tfnas.training.arch_summaries import ArchitectureSummary
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
 from tfnas.files import write_json
-from tfnas.training.run_dir import RunDirectory
+from tfnas.run_dir import RunDirectory
 
 keras = tf.keras
 

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -35,9 +34,13 @@ from tfnas.hardware.space_generation import GeneratedSpace
 from tfnas.search.api import CategoricalSpace, Choice, Constraint, run_search
 from tfnas.search.spos_evolution import SpaceExhausted, SPOSEvolution
 from tfnas.spaces import hurricane
-from tfnas.supernets.single_path import PathSGD, SinglePathSupernet, light_graph_optimization
+from tfnas.supernets.path_sampling import PathSGD, light_graph_optimization, transfer_weights
+from tfnas.supernets.single_path import SinglePathSupernet
 from tfnas.errors import UserInputError
 from tfnas.files import read_json, write_json
+from tfnas.run_dir import RunDirectory
+from tfnas.summary_writer import SummaryWriter
+from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
 
 keras = tf.keras
 
@@ -143,75 +146,41 @@ def make_supernet(config: hurricane.HurricaneConfig, candidates: Sequence[Sequen
 
 def copy_weights(source: SinglePathSupernet, target: SinglePathSupernet) -> int:
     """Copy stem, head and every op both supernets have at the same layer; returns how many ops were copied."""
-    target.stem.set_weights(source.stem.get_weights())
-    target.head.set_weights(source.head.get_weights())
-    copied = 0
-    for src_layer, dst_layer in zip(source.choice_layers, target.choice_layers):
-        for j, op in enumerate(dst_layer.op_names):
-            if op in src_layer.op_names:
-                dst_layer.candidates[j].set_weights(src_layer.candidates[src_layer.op_names.index(op)].get_weights())
-                copied += 1
-    return copied
+    pairs = [(source.stem, target.stem), (source.head, target.head)]
+    for i, (src_layer, dst_layer) in enumerate(zip(source.choice_layers, target.choice_layers)):
+        for j, op in enumerate(target.candidates[i]):
+            if op in source.candidates[i]:
+                pairs.append((src_layer.candidates[source.candidates[i].index(op)], dst_layer.candidates[j]))
+    return transfer_weights(pairs) - 2
 
 
 def train_supernet(supernet: SinglePathSupernet, data: data_lib.ImageData, indices: np.ndarray,
-                   settings: SearchSettings, stage_dir: str, log_dir: str | None = None,
+                   settings: SearchSettings, stage_dir: RunDirectory, log_dir: str | None = None,
                    verbose: int = 2) -> float:
-    """Train with model.fit (resumable per epoch via BackupAndRestore); returns the training wall time (s).
+    """Train with model.fit, checkpointed every epoch in ``stage_dir``; returns the training wall time (s).
 
-    Finished training leaves ``stage_dir/supernet.weights.*`` and ``stage_dir/trained.json`` (with the
-    wall time); calling again then only loads the weights.
+    The stage's run directory holds the checkpoints (weights, optimizer slots, step counter: the
+    sampled paths and the learning-rate schedule resume exactly) and history.json; calling again
+    after the last epoch only restores the weights.
     """
-    done_path = os.path.join(stage_dir, "trained.json")
-    weights_path = os.path.join(stage_dir, "supernet.weights")
-    if os.path.exists(done_path):
-        supernet.load_weights(weights_path).expect_partial()
-        with open(done_path) as f:
-            return float(json.load(f)["train_seconds"])
     steps = data_lib.steps_for(len(indices), settings.batch_size, settings.steps_per_epoch)
-    # Learning rate decays linearly to 0 over the stage (SPOS); the step counter drives it.
-    total = steps * settings.epochs
-    schedule = keras.optimizers.schedules.PolynomialDecay(settings.learning_rate, total, 0.0)
+    # Learning rate decays linearly to 0 over the stage (SPOS); the optimizer's step counter drives it.
+    schedule = keras.optimizers.schedules.PolynomialDecay(settings.learning_rate, steps * settings.epochs, 0.0)
     supernet.optimizer.learning_rate = schedule
-    stream = data_lib.train_stream(data, indices, settings.batch_size, settings.seed,
-                                   data_lib.Augment.standard(data), steps_per_epoch=steps)
-    callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(os.path.join(stage_dir, "backup")),
-        keras.callbacks.TerminateOnNaN()]
-    if log_dir:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
-    timer = _EpochTimer(os.path.join(stage_dir, "epoch_times.json"))
-    callbacks.append(timer)
-    with light_graph_optimization():
-        history = supernet.fit(stream, epochs=settings.epochs, steps_per_epoch=steps, callbacks=callbacks,
-                               verbose=verbose)
-    losses = history.history.get("loss", [])
-    if losses and not all(math.isfinite(v) for v in losses):
-        raise HurricaneError(f"supernet training diverged (loss {losses[-1]}); lower --learning_rate")
-    supernet.save_weights(weights_path)
-    seconds = timer.total()
-    write_json(done_path, {"train_seconds": seconds, "epochs": settings.epochs, "steps_per_epoch": steps,
-                           "final_loss": losses[-1] if losses else None})
-    return seconds
-
-
-class _EpochTimer(keras.callbacks.Callback):
-    """Wall time per finished epoch, persisted, so a resumed training still reports its whole time."""
-
-    def __init__(self, path: str):
-        super().__init__()
-        self.path = path
-        self.times: dict[str, float] = read_json(path, {})
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times[str(epoch)] = time.perf_counter() - self._start
-        write_json(self.path, self.times)
-
-    def total(self) -> float:
-        return float(sum(self.times.values()))
+    state = ResumableState(supernet, stage_dir)
+    start_epoch = state.restore_latest()
+    checkpoint = EpochCheckpoint(state, stage_dir)
+    if start_epoch < settings.epochs:
+        stream = data_lib.train_stream(data, indices, settings.batch_size, settings.seed,
+                                       data_lib.Augment.standard(data), start_epoch, steps)
+        callbacks: list[keras.callbacks.Callback] = [checkpoint]
+        if log_dir:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
+        with light_graph_optimization():
+            supernet.fit(stream, epochs=settings.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
+                         callbacks=callbacks, verbose=verbose)
+        checkpoint.raise_if_nonfinite("Lower --learning_rate and re-run; training resumes from that epoch.")
+    return float(checkpoint.wall_time_s)
 
 
 # --- one stage: train + evolve ---------------------------------------------------------------------------
@@ -256,18 +225,19 @@ def run_stage(plan: StagePlan, generated: Sequence[Sequence[str]], table: Latenc
               on_result: Callable[[str, int, dict, dict], None] | None = None,
               verbose: int = 2) -> tuple[StageResult, SinglePathSupernet]:
     """Train the stage's supernet, then SPOS-evolve its searched layers under the latency limit."""
-    stage_dir = os.path.join(output_dir, plan.name)
-    os.makedirs(stage_dir, exist_ok=True)
-    result_path = os.path.join(stage_dir, "result.json")
+    stage_dir = RunDirectory(os.path.join(output_dir, plan.name))
+    result_path = stage_dir.file("result.json")
+    # Weights are initialised from the seed (and the stage), so a search is reproducible end to end.
+    keras.utils.set_random_seed(settings.seed * 1000 + (2 if plan.name == "stage2" else 1))
     supernet = make_supernet(config, plan.candidates(generated), settings, plan.frozen)
-    if init_from is not None and not os.path.exists(os.path.join(stage_dir, "trained.json")):
+    if init_from is not None:  # a checkpoint of this stage, if any, overrides these when training resumes
         copy_weights(init_from, supernet)
     train_idx, heldout_idx = data.search_split(settings.train_portion, settings.seed)
     train_seconds = train_supernet(supernet, data, train_idx, settings, stage_dir,
                                    os.path.join(output_dir, "tensorboard", plan.name), verbose)
-    if os.path.exists(result_path):
-        with open(result_path) as f:
-            return StageResult.from_json(json.load(f)), supernet
+    saved = read_json(result_path)
+    if saved is not None:
+        return StageResult.from_json(saved), supernet
     constraint = latency_constraint(table, plan, settings.max_latency_ms)
     space = stage_space(plan, generated, constraint)
     searcher = SPOSEvolution(space, "accuracy", seed=settings.seed, population_size=settings.population_size,
@@ -283,8 +253,7 @@ def run_stage(plan: StagePlan, generated: Sequence[Sequence[str]], table: Latenc
             on_result(plan.name, n, arch, metrics)
 
     try:
-        run_search(searcher, evaluator, budget, state_path=os.path.join(stage_dir, "search_state.json"),
-                   on_result=report)
+        run_search(searcher, evaluator, budget, state_path=stage_dir.file("search_state.json"), on_result=report)
     except SpaceExhausted:
         if not searcher.history:
             raise
@@ -299,15 +268,19 @@ def run_stage(plan: StagePlan, generated: Sequence[Sequence[str]], table: Latenc
     return result, supernet
 
 
+def check_stages(stages: int, stage_split: int) -> None:
+    if stages not in (1, 2):
+        raise HurricaneError(f"--stages must be 1 (one-stage SPOS) or 2 (HURRICANE two-stage), got {stages}")
+    if stages == 2 and not 0 < stage_split < hurricane.NUM_LAYERS:
+        raise HurricaneError(f"--stage_split must be in 1..{hurricane.NUM_LAYERS - 1}, got {stage_split}")
+
+
 def plans(generated: Sequence[Sequence[str]], table: LatencyTable, settings: SearchSettings) -> list[StagePlan]:
     """Stage 1 plan (two-stage) or the single all-layer plan (one-stage SPOS)."""
     layers = range(hurricane.NUM_LAYERS)
     if settings.stages == 1:
         return [StagePlan("spos", tuple(layers), {}, ())]
-    if settings.stages != 2:
-        raise HurricaneError(f"--stages must be 1 (one-stage SPOS) or 2 (HURRICANE two-stage), got {settings.stages}")
-    if not 0 < settings.stage_split < hurricane.NUM_LAYERS:
-        raise HurricaneError(f"--stage_split must be in 1..{hurricane.NUM_LAYERS - 1}, got {settings.stage_split}")
+    check_stages(settings.stages, settings.stage_split)
     early = tuple(i for i in layers if i < settings.stage_split)
     later = tuple(i for i in layers if i >= settings.stage_split)
     fastest = {i: min(generated[i], key=lambda op, i=i: table.op_latency(i, op)) for i in early}
@@ -334,3 +307,142 @@ def search(generated: GeneratedSpace, table: LatencyTable, config: hurricane.Hur
                                       data, output_dir, init_from=supernet, on_result=on_result, verbose=verbose)
         results.append(result2)
     return results, supernet
+
+
+# --- the whole search, from a config (what binaries.search_hurricane runs) --------------------------------------
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HurricaneSearchConfig(SearchSettings):
+    """Everything a HURRICANE search depends on: the flags of binaries.search_hurricane, one to one.
+
+    The stage settings (``SearchSettings``) plus where the data, the device table and the results are.
+    """
+
+    output_dir: str
+    device_table: str
+    dataset: str = "mnist_embedded"
+    data_dir: str | None = None
+    resolution: int = 32
+    width_multiplier: float = 1.0
+    top_k: int = 4
+    latency_weight: float = 1.0
+    measure_best: bool = True
+    num_runs: int = 100
+    warmup_runs: int = 10
+    fresh: bool = False
+    verbose: int = 2
+
+    RESUMABLE: ClassVar[tuple[str, ...]] = ("measure_best", "num_runs", "warmup_runs")
+    """Settings that only change the final latency measurement, not the search."""
+
+    def settings(self) -> SearchSettings:
+        fields = {f.name for f in dataclasses.fields(SearchSettings)}
+        return SearchSettings(**{k: v for k, v in dataclasses.asdict(self).items() if k in fields})
+
+    def validate(self) -> None:
+        """Checks that need no data, no table and no TensorFlow work (a bad flag fails at once)."""
+        from tfnas.hardware.latency_table import LatencyTableError
+
+        if not self.device_table:
+            raise LatencyTableError(
+                "pass --device_table=<table.json>; build one with: python -m binaries.profile_latency --build_table "
+                f"--space=hurricane --resolution={self.resolution} --width_multiplier={self.width_multiplier} "
+                "--output=<table.json>")
+        if self.max_latency_ms is None or self.max_latency_ms <= 0:
+            raise HurricaneError("pass --max_latency_ms=<limit in ms>, a positive number")
+        check_stages(self.stages, self.stage_split)
+        for name in ("epochs", "batch_size", "population_size", "generations", "num_parents", "recalibration_batches",
+                     "eval_examples", "top_k"):
+            if getattr(self, name) < 1:
+                raise HurricaneError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 < self.train_portion < 1.0:
+            raise HurricaneError(f"--train_portion must be in (0, 1): candidates are scored on the rest, "
+                                 f"got {self.train_portion}")
+
+
+def _write_candidate(writer: SummaryWriter, settings: SearchSettings) -> Callable[[str, int, dict, dict], None]:
+    """TensorBoard scalars per evaluated candidate; stage 2's candidates are counted after stage 1's."""
+    offsets = {"spos": 0, "stage1": 0, "stage2": settings.population_size * settings.generations}
+    best_so_far: dict[str, float] = {}
+
+    def on_result(stage: str, n: int, arch: dict, metrics: dict) -> None:
+        step = offsets.get(stage, 0) + n
+        best_so_far[stage] = max(best_so_far.get(stage, 0.0), metrics["accuracy"])
+        writer.scalar("candidate/accuracy", metrics["accuracy"], step)
+        writer.scalar("candidate/predicted_latency_ms", metrics["predicted_latency_ms"], step)
+        writer.scalar(f"{stage}/best_accuracy", best_so_far[stage], step)
+        writer.flush()
+        logging.info("%s candidate %d: accuracy %.4f, predicted %.3f ms", stage, n, metrics["accuracy"],
+                     metrics["predicted_latency_ms"])
+
+    return on_result
+
+
+def run_hurricane_search(config: HurricaneSearchConfig) -> dict[str, Any]:
+    """Generate the device's space, run the one- or two-stage search, measure the best; resumable.
+
+    Writes to ``config.output_dir``: run_config.json, generated_space.json (the per-device candidates
+    and every op's score), one directory per stage (checkpoints, history, evolution state,
+    result.json), genotype.json (the best architecture: it trains with binaries.train and exports
+    with binaries.export), measured_latency.json, search_summary.json (best = {genotype,
+    predicted_latency_ms, measured_latency_ms, accuracy}, the history of every evaluated candidate,
+    per-stage training and search times) and TensorBoard events under tensorboard/.
+    """
+    from tfnas.hardware import latency_table, space_generation
+    from tfnas.spaces.base import save_genotype
+
+    config.validate()
+    settings = config.settings()
+    # A bad table or an infeasible limit fails before any data is loaded or anything is written.
+    table = latency_table.LatencyTable.load(config.device_table)
+    data = data_lib.load_image_data(config.dataset, config.data_dir, image_size=config.resolution)
+    geometry = hurricane.HurricaneConfig(config.resolution, config.width_multiplier, data.image_shape[-1],
+                                         data.num_classes)
+    table.check_geometry(geometry, config.device_table)
+    generated = space_generation.generate_space(table, config.top_k, latency_weight=config.latency_weight)
+    table.check_complete(generated.candidates)
+    fastest = check_limit(table, generated.candidates, settings.max_latency_ms)
+
+    run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
+    run_config = {**dataclasses.asdict(config), "device_table": os.path.abspath(config.device_table)}
+    run_dir.check_config(run_config, resumable_keys=HurricaneSearchConfig.RESUMABLE)
+    space_path = run_dir.file("generated_space.json")
+    if not os.path.exists(space_path):
+        write_json(space_path, generated.to_json())
+    logging.info("hardware-aware space for %s (%d threads), top-%d per layer:\n%s", table.device.get("cpu_model"),
+                 table.num_threads, generated.top_k, generated.summary())
+
+    writer = SummaryWriter(os.path.join(run_dir.tensorboard, "search"))
+    start = time.perf_counter()
+    results, _ = search(generated, table, geometry, settings, data, run_dir.path,
+                        on_result=_write_candidate(writer, settings), verbose=config.verbose)
+    best = results[-1]
+    genotype = hurricane.HurricaneGenotype(best.best_ops, geometry.resolution, geometry.width_multiplier)
+    save_genotype(genotype, run_dir.file("genotype.json"))
+
+    measured = None
+    if config.measure_best:
+        measured = read_json(run_dir.file("measured_latency.json"))
+        if measured is None:
+            measured = latency_table.measure_architecture(
+                genotype, geometry.num_classes, geometry.input_channels, num_threads=table.num_threads,
+                num_runs=config.num_runs, warmup_runs=config.warmup_runs).to_json()
+            write_json(run_dir.file("measured_latency.json"), measured)
+    statistic = table.measurement.get("statistic", "median")
+    summary = {
+        "method": "hurricane", "space": hurricane.SPACE, "seed": settings.seed, "dataset": config.dataset,
+        "wall_time_s": time.perf_counter() - start,
+        "training_time_s": sum(r.train_seconds for r in results),
+        "device_table": {"path": os.path.abspath(config.device_table), "device": table.device,
+                         "num_threads": table.num_threads, "statistic": statistic},
+        "max_latency_ms": settings.max_latency_ms, "fastest_possible_ms": fastest,
+        "best": {"genotype": genotype.to_json(), "predicted_latency_ms": best.predicted_latency_ms,
+                 "measured_latency_ms": None if measured is None else measured[f"{statistic}_ms"],
+                 "measured": measured, "accuracy": best.accuracy},
+        "stages": [{k: v for k, v in r.to_json().items() if k != "history"} for r in results],
+        "history": [h for r in results for h in r.history],
+        "settings": settings.to_json(),
+    }
+    write_json(run_dir.file("search_summary.json"), summary)
+    writer.text("best/genotype", json.dumps(genotype.to_json()), 0)
+    writer.close()
+    return summary

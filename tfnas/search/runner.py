@@ -4,12 +4,12 @@ What every discrete search binary writes to ``output_dir``:
 
 * ``searcher_state.json``: the searcher's whole state after every result (``run_search``);
   re-running with the same directory resumes from it and ends with the same result.
-* ``search_config.json``: the settings the search started with; resuming with different
-  settings is refused (naming the differing settings) instead of mixing two searches.
+* ``run_config.json``: the settings the search started with (``tfnas.run_dir``); resuming with
+  different settings is refused (naming the differing flags) instead of mixing two searches.
 * ``search_summary.json``: method, seed, objective, history (every evaluated {arch, metrics},
   in order), best ({arch, metrics}) and, for PNAS, the per-batch surrogate Spearman.
 * ``genotype.json``: the best architecture so far as a genotype of its space.
-* ``tensorboard/``: scalars ``search/best_so_far`` and ``search/<objective>`` against the number
+* ``tensorboard/``: scalars (``tfnas.summary_writer``, no TensorFlow needed) ``search/best_so_far`` and ``search/<objective>`` against the number
   of evaluated architectures, and ``surrogate/spearman_<kind>`` per predicted batch.
 
 Summary and genotype are rewritten after every result, so an interrupted search never loses
@@ -19,77 +19,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import time
 from typing import Any, Callable, Mapping
 
-from tfnas.errors import UserInputError
 from tfnas.files import write_json
+from tfnas.run_dir import OutputDirError, RunDirectory  # noqa: F401  (OutputDirError: what a bad output_dir raises)
 from tfnas.search.api import Architecture, Evaluator, Searcher, run_search
+from tfnas.summary_writer import SummaryWriter
 
 STATE_FILE = "searcher_state.json"
-CONFIG_FILE = "search_config.json"
 SUMMARY_FILE = "search_summary.json"
 GENOTYPE_FILE = "genotype.json"
-TENSORBOARD_DIR = "tensorboard"
-
-
-class OutputDirError(UserInputError):
-    """An output directory that holds a different search than the one asked for."""
-
-
-def prepare_output_dir(output_dir: str, fresh: bool = False) -> None:
-    """Create ``output_dir``; with ``fresh`` move what it holds aside (never delete results)."""
-    if not output_dir:
-        raise OutputDirError("--output_dir is required: the search writes its state, summary and genotype there")
-    if fresh and os.path.isdir(output_dir) and os.listdir(output_dir):
-        aside = os.path.join(output_dir, time.strftime("previous-%Y%m%d-%H%M%S"))
-        os.makedirs(aside)
-        for name in os.listdir(output_dir):
-            if not name.startswith("previous-"):
-                shutil.move(os.path.join(output_dir, name), os.path.join(aside, name))
-    os.makedirs(output_dir, exist_ok=True)
-
-
-def check_config(output_dir: str, config: Mapping[str, Any]) -> None:
-    """Record the run's settings, or check that a resumed run uses the same ones."""
-    path = os.path.join(output_dir, CONFIG_FILE)
-    config = json.loads(json.dumps(dict(config)))  # normalise tuples etc. as JSON would
-    if os.path.exists(path):
-        with open(path) as f:
-            saved = json.load(f)
-        differing = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
-        if differing:
-            details = ", ".join(f"{k}: saved {saved.get(k)!r}, now {config.get(k)!r}" for k in differing)
-            raise OutputDirError(
-                f"{output_dir} holds a search with other settings ({details}). Resume with the same flags, "
-                "pass --fresh to move the old search aside, or use another --output_dir.")
-        return
-    write_json(path, config, indent=None)
-
-
-def _scalar_writer(logdir: str):
-    """A function (tag, value, step) writing TensorBoard scalars with TensorFlow alone.
-
-    ``tf.summary.scalar`` lives in the tensorboard package, which the pinned stack does not
-    install; a plain ``tf.summary.write`` with the scalars plugin's metadata produces the same
-    event records, which TensorBoard shows as scalars.
-    """
-    import tensorflow as tf
-    from tensorflow.core.framework import summary_pb2
-
-    writer = tf.summary.create_file_writer(logdir)
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = "scalars"
-    metadata = metadata.SerializeToString()
-
-    def scalar(tag: str, value: float, step: int) -> None:
-        with writer.as_default():
-            tf.summary.write(tag, tf.constant(float(value), tf.float32), step=int(step), metadata=metadata)
-
-    return writer, scalar
-
-
 
 
 def summary(searcher: Searcher, method: str, arch_to_summary: Callable[[Architecture], Any],
@@ -113,12 +52,18 @@ def summary(searcher: Searcher, method: str, arch_to_summary: Callable[[Architec
 def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations: int, output_dir: str, method: str,
                       arch_to_summary: Callable[[Architecture], Any], arch_to_genotype: Callable[[Architecture], Any],
                       config: Mapping[str, Any], extra_summary: Mapping[str, Any] | None = None,
-                      log: Callable[[str], None] | None = None) -> Searcher:
-    """Run (or resume) ``searcher`` against ``evaluator`` and keep ``output_dir`` up to date."""
+                      log: Callable[[str], None] | None = None, fresh: bool = False) -> Searcher:
+    """Run (or resume) ``searcher`` against ``evaluator`` and keep ``output_dir`` up to date.
+
+    ``fresh`` moves what ``output_dir`` holds aside first (``tfnas.run_dir``).
+    """
     from tfnas.spaces.base import save_genotype
 
-    check_config(output_dir, config)
-    writer, scalar = _scalar_writer(os.path.join(output_dir, TENSORBOARD_DIR))
+    run_dir = RunDirectory(output_dir, fresh=fresh)
+    run_dir.check_config(config, resumable_keys=())
+    output_dir = run_dir.path
+    writer = SummaryWriter(run_dir.tensorboard)
+    scalar = writer.scalar
     logged_spearman = [0]
 
     def write_outputs() -> None:

@@ -21,6 +21,7 @@ import numpy as np
 from tfnas.ops import mobile_vocabulary
 from tfnas.spaces.base import GenotypeError, register_genotype
 from tfnas.spaces.choices import CategoricalSpace, Choice, Constraint
+from tfnas.spaces.layerwise import LayerPosition, LayerwiseProfile, register_profile
 
 SPACE = "hurricane"
 VERSION = 1
@@ -30,27 +31,6 @@ STEM_CHANNELS = 16
 HEAD_CHANNELS = 1024
 NUM_LAYERS = sum(STAGE_LAYERS)
 OPS = mobile_vocabulary.OPS
-
-
-@dataclasses.dataclass(frozen=True)
-class LayerPosition:
-    """Where a searchable layer sits: its input shape (H, W, C), output channels and stride."""
-
-    index: int
-    stage: int
-    in_shape: tuple[int, int, int]
-    out_channels: int
-    stride: int
-
-    @property
-    def out_shape(self) -> tuple[int, int, int]:
-        h, w, _ = self.in_shape
-        return (-(-h // self.stride), -(-w // self.stride), self.out_channels)
-
-    def key(self) -> str:
-        """Identifies the op's workload: layers with equal keys cost the same on a device."""
-        h, w, c = self.in_shape
-        return f"{h}x{w}x{c}-{self.out_channels}-s{self.stride}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +78,10 @@ class HurricaneConfig:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def profile(self) -> LayerwiseProfile:
+        """The space-neutral description latency tables are measured from (tfnas/spaces/layerwise.py)."""
+        return latency_profile(**self.to_json())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,3 +158,45 @@ def random_genotype(rng: np.random.Generator, resolution: int, width_multiplier:
                     candidates: Sequence[Sequence[str]] | None = None) -> HurricaneGenotype:
     candidates = candidates or [OPS] * NUM_LAYERS
     return HurricaneGenotype(tuple(c[int(rng.integers(len(c)))] for c in candidates), resolution, width_multiplier)
+
+
+# --- the space as latency tables see it ----------------------------------------------------------------------
+def latency_profile(resolution: int = 224, width_multiplier: float = 1.0, input_channels: int = 3,
+                    num_classes: int = 1000) -> LayerwiseProfile:
+    """Positions, vocabulary and builders of one geometry; Keras code is imported only when a builder runs."""
+    config = HurricaneConfig(resolution, width_multiplier, input_channels, num_classes)
+
+    def build_op(position: LayerPosition, op: str):
+        from tfnas.ops import mobile_ops
+
+        return mobile_ops.build_op(op, position.out_channels, position.stride)
+
+    def stem_model():
+        from tfnas.spaces import hurricane_network
+
+        return hurricane_network.stem_model(config)
+
+    def head_model():
+        from tfnas.spaces import hurricane_network
+
+        return hurricane_network.head_model(config)
+
+    def build_network(ops):
+        from tfnas.spaces import hurricane_network
+
+        genotype = HurricaneGenotype(tuple(ops), config.resolution, config.width_multiplier)
+        return hurricane_network.build_child(genotype, config.num_classes, config.input_channels)
+
+    def op_macs(position: LayerPosition, op: str) -> int:
+        from tfnas.ops import mobile_ops
+
+        return mobile_ops.op_macs(op, position.in_shape, position.out_channels, position.stride)
+
+    return LayerwiseProfile(
+        space=SPACE, space_version=VERSION, geometry=config.to_json(), positions=tuple(config.positions()),
+        vocabulary=OPS, build_op=build_op, fixed_models={"stem": stem_model, "head": head_model},
+        build_network=build_network, op_macs=op_macs,
+        op_expansion=lambda op: mobile_vocabulary.parse_op(op).expansion, parse_op=mobile_vocabulary.parse_op)
+
+
+register_profile(SPACE, latency_profile)

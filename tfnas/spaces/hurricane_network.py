@@ -75,6 +75,18 @@ def build_child(genotype: HurricaneGenotype, num_classes: int, input_channels: i
     return keras.Model(inp, out, name="hurricane_child")
 
 
+def stem_model(config: hurricane.HurricaneConfig) -> keras.Model:
+    """The stem alone at batch 1 (a fixed part of every network, timed once per latency table)."""
+    inp = keras.Input((config.resolution, config.resolution, config.input_channels), batch_size=1)
+    return keras.Model(inp, Stem(config.stem_channels)(inp))
+
+
+def head_model(config: hurricane.HurricaneConfig) -> keras.Model:
+    """The head alone at batch 1, on the last searchable layer's output."""
+    inp = keras.Input(config.positions()[-1].out_shape, batch_size=1)
+    return keras.Model(inp, Head(config.head_channels, config.num_classes)(inp))
+
+
 def hurricane_builder(genotype: HurricaneGenotype, num_classes: int, input_shape, *, layers=None,
                       init_channels=None, dropout: float = 0.0, **unused) -> keras.Model:
     """The registered builder: the genotype fixes every layer and the resolution it was searched for."""

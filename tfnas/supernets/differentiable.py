@@ -105,14 +105,17 @@ Preprocess = Callable[[int, int, tuple, tuple, bool], tuple]
 
 
 class DartsLayoutMixin:
-    """DARTS' search-network layout, shared by the float (DARTS) and binary (BATS) supernets.
+    """DARTS' search-network layout, shared by every supernet over DARTS cells (DARTS, BATS, MANAS).
 
-    Stem conv -> BN (3C channels), ``layers`` mixed cells with reductions at layers//3 and
-    2*layers//3 (channels doubled), each cell's two inputs preprocessed, global pool, classifier.
+    Stem conv -> BN (3C channels), ``layers`` cells with reductions at layers//3 and 2*layers//3
+    (channels doubled), each cell's two inputs preprocessed, global pool, classifier. The cell is
+    a parameter: ``MixedCell`` (every op on every edge, weighted) for differentiable search, a
+    sampled cell (one op per edge) for MANAS. A cell is called as ``cell(states, arch)``, where
+    ``arch`` comes from ``cell_architecture``: by default the op weights of the cell's type.
     """
 
     def _build_darts_layout(self, num_classes: int, init_channels: int, layers: int, stem_multiplier: int,
-                            preprocess: Preprocess, **cell_kwargs) -> None:
+                            preprocess: Preprocess, cell_class: type = MixedCell, **cell_kwargs) -> None:
         c_curr = stem_multiplier * init_channels
         self.stem_conv = keras.layers.Conv2D(c_curr, 3, padding="same", use_bias=False, name="stem_conv")
         self.stem_bn = batch_norm(True, name="stem_bn")
@@ -126,22 +129,29 @@ class DartsLayoutMixin:
                 c_curr *= 2
             self.preprocess.append(preprocess(i, c_curr, (None, None, c_prev_prev), (None, None, c_prev),
                                               reduction_prev))
-            self.cells.append(MixedCell(self.ops, c_curr, darts_space.NUM_INPUTS, darts_space.NUM_NODES,
-                                        reduction=reduction, pool_bn=True, output="concat", name=f"cell{i}",
-                                        **cell_kwargs))
+            self.cells.append(cell_class(self.ops, c_curr, darts_space.NUM_INPUTS, darts_space.NUM_NODES,
+                                         reduction=reduction, pool_bn=True, output="concat", name=f"cell{i}",
+                                         **cell_kwargs))
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, darts_space.NUM_NODES * c_curr
         self.global_pool = keras.layers.GlobalAveragePooling2D()
         self.classifier = keras.layers.Dense(num_classes, name="classifier")
 
+    def layout_architecture(self) -> Any:
+        """What the cells read their architecture from, computed once per forward pass (op weights)."""
+        return self.op_weights()
+
+    def cell_architecture(self, architecture: Any, index: int) -> Any:
+        """Cell ``index``'s share of ``architecture``: the op weights of its type (normal or reduce)."""
+        return architecture["reduce"] if index in self.reductions else architecture["normal"]
+
     def _darts_layout_forward(self, s0, s1, training=None):
         """The cells and the classifier, from the two stem outputs."""
-        weights = self.op_weights()
+        architecture = self.layout_architecture()
         for i, cell in enumerate(self.cells):
-            w = weights["reduce"] if i in self.reductions else weights["normal"]
             pre0, pre1 = self.preprocess[i]
             inputs = [pre0(s0, training=training), pre1(s1, training=training)]
-            s0, s1 = s1, cell(inputs, w, training=training)
+            s0, s1 = s1, cell(inputs, self.cell_architecture(architecture, i), training=training)
         return self.classifier(self.global_pool(s1))
 
 

@@ -1,4 +1,4 @@
-"""TensorBoard views of the architecture state during a differentiable search.
+"""TensorBoard views of the architecture state during a differentiable search (tfnas.summary_writer).
 
 Every epoch: the op weights of each cell type as a heatmap image (edges x ops), the mean and
 per-edge entropy of the op distributions, the temperature, the derived genotype as text, and the
@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.ops.cell_ops import is_parameter_free
+from tfnas.summary_writer import SummaryWriter
 
 keras = tf.keras
 
@@ -36,17 +37,13 @@ def entropy(probabilities: np.ndarray) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=-1)
 
 
-def heatmap_png(weights: np.ndarray, ops: list[str], edges: list[str], title: str) -> np.ndarray:
-    """An RGB image [1, H, W, 3] of ``weights`` with op and edge labels (matplotlib, Agg)."""
-    try:
-        import matplotlib
+def heatmap_png(weights: np.ndarray, ops: list[str], edges: list[str], title: str) -> bytes:
+    """A PNG of ``weights`` with op and edge labels (matplotlib, Agg)."""
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # plain colour-free image without labels
-        scaled = (255 * weights / max(weights.max(), 1e-12)).astype(np.uint8)
-        img = np.repeat(np.repeat(scaled, 16, 0), 16, 1)
-        return np.stack([img] * 3, -1)[None]
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(ops), 1.0 + 0.3 * len(edges)), dpi=80)
     im = ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0)
     ax.set_xticks(range(len(ops)), ops, rotation=45, ha="right", fontsize=7)
@@ -60,7 +57,7 @@ def heatmap_png(weights: np.ndarray, ops: list[str], edges: list[str], title: st
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    return tf.image.decode_png(buf.getvalue(), channels=3).numpy()[None]
+    return buf.getvalue()
 
 
 class ArchitectureSummary(keras.callbacks.Callback):
@@ -69,7 +66,7 @@ class ArchitectureSummary(keras.callbacks.Callback):
     def __init__(self, supernet, logdir: str, edge_names: list[str] | None = None):
         super().__init__()
         self.supernet = supernet
-        self.writer = tf.summary.create_file_writer(logdir)
+        self.writer = SummaryWriter(logdir)
         self.edge_names = edge_names
 
     def on_epoch_end(self, epoch, logs=None):
@@ -81,18 +78,18 @@ class ArchitectureSummary(keras.callbacks.Callback):
         probs = net.op_probabilities()
         genotype = net.genotype()
         record: dict[str, Any] = {}
-        with self.writer.as_default(step=step):
-            for name, w in weights.items():
-                edges = self.edge_names or [f"edge {i}" for i in range(w.shape[0])]
-                tf.summary.image(f"op_weights/{name}", heatmap_png(w, list(net.ops), edges, f"{name} cell, epoch {step}"))
-                ent = entropy(probs[name])
-                tf.summary.scalar(f"entropy/{name}_mean", float(ent.mean()))
-                tf.summary.histogram(f"entropy/{name}_per_edge", ent)
-                record[f"entropy_{name}"] = float(ent.mean())
-            count = parameter_free_count(genotype)
-            tf.summary.scalar("genotype/parameter_free_ops", count)
-            tf.summary.scalar("architecture/temperature", float(net.temperature.numpy()))
-            tf.summary.text("genotype", str(genotype))
-            record["parameter_free_ops"] = count
+        w_ = self.writer
+        for name, w in weights.items():
+            edges = self.edge_names or [f"edge {i}" for i in range(w.shape[0])]
+            w_.image(f"op_weights/{name}", heatmap_png(w, list(net.ops), edges, f"{name} cell, epoch {step}"), step)
+            ent = entropy(probs[name])
+            w_.scalar(f"entropy/{name}_mean", float(ent.mean()), step)
+            w_.histogram(f"entropy/{name}_per_edge", ent, step)
+            record[f"entropy_{name}"] = float(ent.mean())
+        count = parameter_free_count(genotype)
+        w_.scalar("genotype/parameter_free_ops", count, step)
+        w_.scalar("architecture/temperature", float(net.temperature.numpy()), step)
+        w_.text("genotype", str(genotype), step)
+        record["parameter_free_ops"] = count
         self.writer.flush()
         return record

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tfnas.errors import TrainingDiverged
 from tfnas.files import write_json
-from tfnas.training.run_dir import RunDirectory
+from tfnas.run_dir import RunDirectory
 
 keras = tf.keras
 

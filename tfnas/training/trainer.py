@@ -27,7 +27,7 @@ from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
 from tfnas.training.child_networks import build_child, network_builder
 from tfnas.training.model_io import save_trained_model
 from tfnas.files import write_json
-from tfnas.training.run_dir import RunDirectory
+from tfnas.run_dir import RunDirectory
 
 keras = tf.keras
 

@@ -1,0 +1,133 @@
+"""One output directory behaviour for every tfnas job: resume by re-running, refuse mixed settings.
+
+Every binary (searches, training, the main job) writes into ``--output_dir`` through
+``RunDirectory``:
+  run_config.json       the settings the run started with; a resumed run must use the same ones
+                        (a changed setting is refused naming each differing flag)
+  checkpoints/          tf.train checkpoints of resumable training (the last two kept)
+  tensorboard/          TensorBoard events
+  history.json          per-epoch metrics so far (rewritten atomically each epoch)
+  previous-<time>/      what --fresh moved aside (nothing is ever deleted)
+plus each job's own results and state files (genotype.json, search_summary.json,
+searcher_state.json, stage directories, ...).
+
+Re-running the same command resumes; ``fresh=True`` moves what the directory holds aside first.
+Settings listed as resumable (more epochs, a larger evaluation budget, verbosity) may change
+between runs; anything else is refused once the run has produced state, because mixing two
+configurations in one run silently corrupts it.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+from typing import Any, Mapping, Sequence
+
+from tfnas.errors import UserInputError
+from tfnas.files import as_json, read_json, write_json
+
+CONFIG_FILE = "run_config.json"
+ALWAYS_RESUMABLE = ("fresh", "verbose", "output_dir")
+"""Settings that never change a run's result."""
+
+
+class OutputDirError(UserInputError):
+    """An output directory that cannot hold this run (a file, or a run with other settings)."""
+
+
+class RunConfigMismatch(OutputDirError):
+    """A resumed run's settings differ from the ones its output_dir was started with."""
+
+
+class RunDirectory:
+    """Paths and resume bookkeeping of one run's output directory."""
+
+    def __init__(self, output_dir: str, fresh: bool = False):
+        if not output_dir:
+            raise OutputDirError("--output_dir is required: results, checkpoints and TensorBoard events go there")
+        self.path = os.path.abspath(output_dir)
+        _check_is_directory(self.path)
+        if fresh and os.path.isdir(self.path) and os.listdir(self.path):
+            self.moved_aside = move_aside(self.path)
+        else:
+            self.moved_aside = None
+        os.makedirs(self.checkpoints, exist_ok=True)
+        os.makedirs(self.tensorboard, exist_ok=True)
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def subdir(self, name: str) -> "RunDirectory":
+        """A run directory inside this one (a search stage, a teacher), sharing nothing but the path."""
+        return RunDirectory(self.file(name))
+
+    @property
+    def checkpoints(self) -> str:
+        return self.file("checkpoints")
+
+    @property
+    def tensorboard(self) -> str:
+        return self.file("tensorboard")
+
+    @property
+    def history_path(self) -> str:
+        return self.file("history.json")
+
+    @property
+    def config_path(self) -> str:
+        return self.file(CONFIG_FILE)
+
+    def history(self) -> list[dict[str, Any]]:
+        return read_json(self.history_path, [])
+
+    def started(self) -> bool:
+        """Whether the run has produced anything beyond its config and TensorBoard events."""
+        for entry in os.listdir(self.path):
+            if entry in (CONFIG_FILE, "tensorboard") or entry.startswith("previous-"):
+                continue
+            full = os.path.join(self.path, entry)
+            if not os.path.isdir(full) or any(files for _, _, files in os.walk(full)):
+                return True
+        return False
+
+    def check_config(self, config: Mapping[str, Any], resumable_keys: Sequence[str] = ("epochs",)) -> None:
+        """Record the run's settings, or check a resumed run against them.
+
+        Keys in ``resumable_keys`` (and ``ALWAYS_RESUMABLE``) may change between runs; any other
+        change raises ``RunConfigMismatch`` naming each differing setting as its flag, once the run
+        has produced state (before that, the new settings simply replace the old ones).
+        """
+        config = as_json(dict(config))
+        saved = read_json(self.config_path)
+        if saved is not None and self.started():
+            allowed = set(resumable_keys) | set(ALWAYS_RESUMABLE)
+            changed = sorted(k for k in set(saved) | set(config) if k not in allowed and saved.get(k) != config.get(k))
+            if changed:
+                diffs = ", ".join(f"--{k}: saved {saved.get(k)!r}, now {config.get(k)!r}" for k in changed)
+                raise RunConfigMismatch(
+                    f"{self.path} holds a run started with other settings ({diffs}). Re-run with the original "
+                    "flags to resume it, pass --fresh to move it aside and start over, or use another --output_dir.")
+        write_json(self.config_path, config)
+
+
+def move_aside(path: str) -> str:
+    """Move everything in ``path`` (but earlier ``previous-*`` folders) into ``path/previous-<time>``."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    aside = os.path.join(path, f"previous-{stamp}")
+    os.makedirs(aside)
+    for entry in os.listdir(path):
+        if not entry.startswith("previous-"):
+            shutil.move(os.path.join(path, entry), os.path.join(aside, entry))
+    return aside
+
+
+def _check_is_directory(path: str) -> None:
+    """A clear error when ``path`` or one of its parents is an existing file."""
+    probe = path
+    while probe and probe != os.path.dirname(probe):
+        if os.path.exists(probe):
+            if not os.path.isdir(probe):
+                raise OutputDirError(f"--output_dir={path} cannot be created: {probe} is a file, not a directory; "
+                                     "pass a directory path")
+            return
+        probe = os.path.dirname(probe)
