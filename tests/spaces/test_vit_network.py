@@ -54,7 +54,7 @@ def test_child_refuses_another_image_size():
 
 
 def test_vit_genotype_trains_exports_to_float_and_int8_and_litert_times_it(mnist_small, tmp_path, tfds_dir):
-    from binaries.export import export_model_dir
+    from tfnas.hardware.trained_export import export_model_dir
     from tfnas.hardware import export, litert
     from tfnas.training.trainer import TrainConfig, train_genotype
 

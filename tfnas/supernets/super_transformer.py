@@ -260,16 +260,16 @@ class PathAdamW(keras.optimizers.Adam):
             self.apply_gradients(grads_and_vars)
             return
         self._compute_current_learning_rate()
-        self._step_cache = {}
+        self.__dict__["_step_cache"] = {}  # not through __setattr__: a tracked dict would be checkpointed
         try:
             for grad, var in grads_and_vars:
                 self.update_step(grad, var)
         finally:
-            self._step_cache = None
+            self.__dict__["_step_cache"] = None
         self.iterations.assign_add(1)
 
     def _cached(self, key, make):
-        cache = getattr(self, "_step_cache", None)
+        cache = self.__dict__.get("_step_cache")
         if cache is None:
             return make()
         if key not in cache:
