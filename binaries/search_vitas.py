@@ -57,12 +57,10 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     with exit_on_user_error():
-        if not common.OUTPUT_DIR.value:
-            raise ConfigError("pass --output_dir=<dir> (re-running with the same directory resumes)")
+        config = config_from_flags()  # --output_dir is required by the config (re-running it resumes)
         if common.DISTRIBUTION.value != "default":
-            raise ConfigError("search_vitas runs on one device: use --distribution=default (the sampled sub-transformers "
-                              "are replica-consistent, but multi-device runs are not tested here)")
-        config = config_from_flags()
+            raise ConfigError("search_vitas trains on one device: use --distribution=default (its sub-transformers are "
+                              "drawn identically on every replica, but multi-device runs are untested)")
         quiet_tensorflow_logs()
         from tfnas.methods.vitas import run_vitas_search
 

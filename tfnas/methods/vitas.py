@@ -89,6 +89,8 @@ class VitasSearchConfig:
 
     def validate(self) -> None:
         """Checks that need no data and no TensorFlow work (a bad flag fails at once)."""
+        if not self.output_dir:
+            raise ConfigError("pass --output_dir=<dir> (re-running with the same directory resumes)")
         if self.weight_sharing not in WEIGHT_SHARING:
             raise ConfigError(f"--weight_sharing must be one of {sorted(WEIGHT_SHARING)}, got {self.weight_sharing!r}")
         for name in ("epochs", "batch_size", "identity_samples", "eval_examples", "evolution_generations"):

@@ -87,38 +87,19 @@ class SuperTransformer(PathSamplingSupernet):
         return logits[0] if len(logits) == 1 else tf.add_n(logits)
 
     # --- training --------------------------------------------------------------------------------------
-    @tf.autograph.experimental.do_not_convert
-    def train_step(self, data):
-        images, labels = data
-        step = self.step_counter.read_value()
-        path = self.next_path(step)
-        self.path.assign(path)
+    def training_loss(self, images, labels, path):
+        """Soft-target cross-entropy (label smoothing; CutMix stateless from (seed, step)) of the path's logits."""
         targets = smoothed_targets(labels, self.space.num_classes, self.label_smoothing)
         if self.cutmix_alpha > 0:
-            images, targets = cutmix(images, targets, self.cutmix_alpha,
-                                     tf.stack([tf.cast(self.seed, tf.int64) + 7919, step]))
-        variables = self.trainable_path_variables()
-        with tf.GradientTape() as tape:
-            logits = self(images, training=True, path=path)
-            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(targets, logits))
-        grads = tape.gradient(loss, variables)
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-        if isinstance(self.optimizer, PathAdamW):
-            self.optimizer.apply_path_update(list(zip(grads, variables)))
-        else:
-            self.optimizer.apply_gradients(zip(grads, variables))
-        self.step_counter.assign_add(1)
-        self.loss_tracker.update_state(loss)
-        self.acc_tracker.update_state(labels, logits)
-        return {"loss": self.loss_tracker.result(), "accuracy": self.acc_tracker.result()}
+            seed = tf.stack([tf.cast(self.seed, tf.int64) + 7919, self.step_counter.read_value()])
+            images, targets = cutmix(images, targets, self.cutmix_alpha, seed)
+        logits = self(images, training=True, path=path)
+        return logits, tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(targets, logits))
 
-    def test_step(self, data):
-        images, labels = data
-        logits = self(images, training=False)
-        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
-        self.loss_tracker.update_state(loss)
-        self.acc_tracker.update_state(labels, logits)
-        return {"loss": self.loss_tracker.result(), "accuracy": self.acc_tracker.result()}
+    def compile(self, optimizer="adam", **kwargs):
+        """``test_step`` / ``evaluate`` score with sparse cross-entropy unless another loss is given."""
+        kwargs.setdefault("loss", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        super().compile(optimizer=optimizer, **kwargs)
 
     def set_identity_probability(self, probability: float) -> None:
         """Sample identity slots with ``probability`` (ViTAS' tuned value), every other choice uniformly."""
