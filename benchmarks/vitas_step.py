@@ -9,7 +9,8 @@ slices, or left + right logits summed for BCNet), soft-target cross-entropy with
 0.1, backward, AdamW (lr 1e-3, wd 0.05). Random inputs; no CutMix on either side (the reference's
 needs timm). Each side runs in its own process with 2 threads; ``first_step_s`` is from process
 start to the end of the first step, ``s_per_step`` the mean of the ``--steps`` steps after it,
-``peak_rss_mib`` the process's peak resident memory.
+``peak_rss_mib`` the process's peak resident memory; ``*_cpu_s`` are the same in CPU seconds of the
+process (all threads), which a machine shared with other jobs distorts far less than wall time.
 
 The reference (github xiusu/ViTAS: core/model/net.py ``Net`` with core/search_space/ops.py) runs
 unmodified from a checkout given by ``--reference_repo`` in a virtual environment this script creates
@@ -53,16 +54,25 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _timed(step, paths, steps: int, start: float) -> dict:
+    """Wall and CPU seconds: CPU time (all threads) is the figure that survives a machine shared with other jobs."""
     step(paths[0])
-    first = time.time() - start
-    times = []
+    first, first_cpu = time.time() - start, _cpu_s()
+    times, cpu = [], []
     for path in paths[1: steps + 1]:
-        t0 = time.time()
+        t0, c0 = time.time(), _cpu_s()
         step(path)
         times.append(time.time() - t0)
-    return {"first_step_s": round(first, 1), "s_per_step": round(sum(times) / len(times), 4),
-            "step_times_s": [round(t, 4) for t in times], "peak_rss_mib": round(_peak_rss_mib(), 1)}
+        cpu.append(_cpu_s() - c0)
+    return {"first_step_s": round(first, 1), "first_step_cpu_s": round(first_cpu, 1),
+            "s_per_step": round(sum(times) / len(times), 4), "median_s_per_step": round(sorted(times)[len(times) // 2], 4),
+            "cpu_s_per_step": round(sum(cpu) / len(cpu), 4), "step_times_s": [round(t, 4) for t in times],
+            "peak_rss_mib": round(_peak_rss_mib(), 1)}
 
 
 # --- the tfnas side ----------------------------------------------------------------------------------------
@@ -219,8 +229,8 @@ def main() -> None:
         if python:
             row["reference"] = _run_worker(python, ["--worker", "reference", "--weight_sharing", sharing,
                                                     "--reference_repo", args.reference_repo, *common])
-            row["reference_over_tfnas_s_per_step"] = round(row["reference"]["s_per_step"] /
-                                                           row["tfnas"]["s_per_step"], 2)
+            for key in ("s_per_step", "median_s_per_step", "cpu_s_per_step"):
+                row[f"reference_over_tfnas_{key}"] = round(row["reference"][key] / row["tfnas"][key], 2)
         results[sharing] = row
     os.remove(paths_file)
     print(json.dumps({"results": results, "mean_subnet_mflops": round(mean_mflops, 3), "steps": args.steps,
