@@ -157,7 +157,7 @@ class SuperTransformer(PathSamplingSupernet):
     def _side_eval_fn(self, side: str):
         cache = self.__dict__.setdefault("_side_eval", {})
         if side not in cache:
-            @tf.function(reduce_retracing=True)
+            @tf.function(reduce_retracing=True, autograph=False)
             def fn(images, labels, path):
                 pred = tf.argmax(self.forward_side(images, path, side), axis=-1, output_type=tf.int32)
                 return tf.reduce_sum(tf.cast(pred == labels, tf.int32))
