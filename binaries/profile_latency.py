@@ -32,18 +32,8 @@ def profile_tflite(path: str) -> dict:
                                   method=hardware.LATENCY_METHOD.value).to_json()
 
 
-def dataset_geometry(name: str, data_dir: str | None) -> tuple[int, int]:
-    """(image channels, classes) of a dataset from its tfds metadata, without loading it."""
-    from tfnas.data import folder, get_builder
-
-    if folder.is_folder_dataset(name):
-        return folder.geometry(name)
-    info = get_builder(name, data_dir).info
-    image_key, label_key = info.supervised_keys
-    return int(info.features[image_key].shape[-1]), int(info.features[label_key].num_classes)
-
-
 def build_table() -> dict:
+    from tfnas import data as data_lib
     from tfnas.hardware import latency_table
     from tfnas.spaces.layerwise import profile_for
 
@@ -52,7 +42,7 @@ def build_table() -> dict:
                                               "file resumes an interrupted build)")
     channels, classes = profile_flags.INPUT_CHANNELS.value, profile_flags.NUM_CLASSES.value
     if channels is None or classes is None:
-        ds_channels, ds_classes = dataset_geometry(common.DATASET.value, common.DATA_DIR.value)
+        ds_channels, ds_classes = data_lib.dataset_geometry(common.DATASET.value, common.DATA_DIR.value)
         channels = ds_channels if channels is None else channels
         classes = ds_classes if classes is None else classes
     profile = profile_for(profile_flags.SPACE.value, {"resolution": hardware.RESOLUTION.value,

@@ -4,6 +4,9 @@ from __future__ import annotations
 from absl import flags
 
 GENOTYPE = flags.DEFINE_string("genotype", None, "Path of a genotype.json written by any search binary.")
+INHERIT_FROM = flags.DEFINE_string(
+    "inherit_from", None, "Output_dir of a finished ViTAS search (binaries.search_vitas): start from the "
+    "super-transformer's sliced weights of --genotype (its inherited_model/) instead of a random initialisation.")
 LAYERS = flags.DEFINE_integer(
     "layers", None, "Network depth: DARTS cells in total (recipe: 20); NAS-Bench-201 cells per stage (5).")
 INIT_CHANNELS = flags.DEFINE_integer("init_channels", None, "Initial channels (recipe: DARTS 36, NAS-Bench-201 16).")

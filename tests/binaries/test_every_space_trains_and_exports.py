@@ -84,7 +84,17 @@ def _hurricane(out, tfds_dir):
     return dict()  # the genotype fixes every layer and its 32x32 input
 
 
-SEARCHES = {"nasbench201": _nasbench201, "darts": _darts, "bats": _bats, "pnas": _pnas, "hurricane": _hurricane}
+def _vit(out, tfds_dir):
+    from tfnas.methods.vitas import VitasSearchConfig, run_vitas_search
+
+    run_vitas_search(VitasSearchConfig(output_dir=out, min_mflops=0.8, max_mflops=1.6, data_dir=tfds_dir,
+                                       weight_sharing="left", warmup_epochs=0, evolution_population_size=2,
+                                       evolution_generations=1, eval_examples=16, identity_samples=200, **TINY))
+    return dict(optimizer="adam", learning_rate=1e-3, weight_decay=0.0)  # the genotype fixes its 28x28 input
+
+
+SEARCHES = {"nasbench201": _nasbench201, "darts": _darts, "bats": _bats, "pnas": _pnas, "hurricane": _hurricane,
+            "vit": _vit}
 EXPORT_FORMAT = {"bats": "lce"}
 
 
@@ -107,5 +117,5 @@ def test_unknown_space_lists_every_space_with_a_network():
 
     with pytest.raises(NoNetworkForGenotype) as e:
         network_builder("no_such_space")
-    for space in ("bats", "darts", "hurricane", "nasbench201", "pnas"):
+    for space in ("bats", "darts", "hurricane", "nasbench201", "pnas", "vit"):
         assert repr(space) in str(e.value)

@@ -93,5 +93,16 @@ def get_builder(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuil
     return builder
 
 
+def dataset_geometry(name: str, data_dir: str | None = None) -> tuple[int, int]:
+    """(image channels, classes) of a dataset from its tfds metadata (or one image of a folder), without loading it."""
+    from tfnas.data import folder  # folder imports this module
+
+    if folder.is_folder_dataset(name):
+        return folder.geometry(name)
+    info = get_builder(name, data_dir).info
+    image_key, label_key = info.supervised_keys
+    return int(info.features[image_key].shape[-1]), int(info.features[label_key].num_classes)
+
+
 def _is_prepared(builder: tfds.core.DatasetBuilder) -> bool:
     return os.path.exists(os.path.join(str(builder.data_dir), "dataset_info.json"))

@@ -177,11 +177,10 @@ class PathSamplingSupernet(keras.Model):
         self.path.assign(path)
         variables = self.trainable_path_variables()
         with tf.GradientTape() as tape:
-            logits = self(images, training=True, path=path)
-            loss = self.compiled_loss(labels, logits, regularization_losses=self.losses)
+            logits, loss = self.training_loss(images, labels, path)
         grads = tape.gradient(loss, variables)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-        if isinstance(self.optimizer, PathSGD):
+        if hasattr(self.optimizer, "apply_path_update"):  # PathSGD, or another path-masking optimizer
             self.optimizer.apply_path_update(list(zip(grads, variables)))
         else:
             self.optimizer.apply_gradients(zip(grads, variables))
@@ -189,6 +188,11 @@ class PathSamplingSupernet(keras.Model):
         self.loss_tracker.update_state(loss)
         self.acc_tracker.update_state(labels, logits)
         return {"loss": self.loss_tracker.result(), "accuracy": self.acc_tracker.result()}
+
+    def training_loss(self, images, labels, path):
+        """(logits, loss) of a training step on ``path``; a subclass may change the loss (soft targets, CutMix)."""
+        logits = self(images, training=True, path=path)
+        return logits, self.compiled_loss(labels, logits, regularization_losses=self.losses)
 
     def test_step(self, data):
         images, labels = data

@@ -48,3 +48,30 @@ def load_trained_model(model_dir: str) -> keras.Model:
                         config.get("init_channels"), auxiliary=False, **options)
     model.load_weights(os.path.join(model_dir, WEIGHTS)).expect_partial()
     return model
+
+
+# --- weight inheritance (a search's supernet weights as a child's starting point) -------------------------
+INHERITED_MODEL = "inherited_model"
+"""Model directory inside a search's output_dir holding the found genotype's child with the supernet's
+weights (ViTAS writes it); ``binaries.train --inherit_from=<search output_dir>`` starts from it."""
+
+
+def inherited_model_dir(genotype: Any, search_dir: str) -> str:
+    """The model directory of the weights a search left for ``genotype``'s child (checked, nothing loaded).
+
+    Refuses a directory without inherited weights and a search whose found genotype is another one
+    (the weights would not fit, or fit the wrong network), naming the fix.
+    """
+    model_dir = os.path.join(search_dir, INHERITED_MODEL)
+    config = read_json(os.path.join(model_dir, "config.json"))
+    if config is None:
+        raise UserInputError(f"--inherit_from={search_dir} holds no {INHERITED_MODEL}/ (written by search_vitas at "
+                             "the end of a search); pass the output_dir of a finished ViTAS search")
+    if config.get("genotype") != genotype.to_json():
+        raise UserInputError(f"--inherit_from={search_dir} holds weights for another genotype than --genotype; pass "
+                             f"--genotype={os.path.join(search_dir, 'genotype.json')}")
+    return model_dir
+
+
+def load_inherited_weights(network: keras.Model, model_dir: str) -> None:
+    network.load_weights(os.path.join(model_dir, WEIGHTS)).expect_partial()

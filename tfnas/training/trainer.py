@@ -25,7 +25,7 @@ from tfnas.training.schedules import EpochCosineDecay
 from tfnas.spaces.base import load_genotype
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
 from tfnas.training.child_networks import build_child, network_builder
-from tfnas.training.model_io import save_trained_model
+from tfnas.training.model_io import inherited_model_dir, load_inherited_weights, save_trained_model
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
 
@@ -71,6 +71,7 @@ class TrainConfig:
     teacher: str | None = None  # trained model directory to distil from
     kd_weight: float = 0.0
     kd_temperature: float = 1.0
+    inherit_from: str | None = None  # a search output_dir whose inherited_model/ initialises the network (ViTAS)
 
     def validate(self) -> None:
         for name in ("batch_size", "epochs"):
@@ -180,6 +181,7 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
     """Train (or resume training) the network of config.genotype; save it and a train_summary.json."""
     config.validate()
     genotype = load_genotype(config.genotype)
+    inherit_dir = inherited_model_dir(genotype, config.inherit_from) if config.inherit_from else None
     builder = network_builder(genotype.SPACE, config.binary)
     if not builder.sizes and (config.layers or config.init_channels):
         raise ConfigError(f"a {genotype.SPACE} genotype fixes every layer and width; drop --layers/--init_channels")
@@ -209,6 +211,8 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
             schedule = binary_recipe.StagedCosineDecay(config.learning_rate, config.min_learning_rate, config.epochs,
                                                        stage1, steps)
         network = build_child(genotype, data.num_classes, data.image_shape, **options)
+        if inherit_dir:  # weight inheritance; a resumed run's checkpoint overrides it below
+            load_inherited_weights(network, inherit_dir)
         head = (config.auxiliary_weight, config.weight_decay, config.grad_clip or None, config.label_smoothing)
         if config.kd_weight > 0:
             from tfnas.training.model_io import load_trained_model
