@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import tfnas  # noqa: F401  (Keras 2 switch, before TensorFlow)
 
+import flags as flags_help
+
 import json
 
 from absl import app
@@ -18,6 +20,8 @@ from absl import app
 from flags import export as export_flags
 from flags import output_file
 from tfnas.errors import exit_on_user_error
+
+flags_help.show_in_help()
 
 
 def main(argv: list[str]) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import tfnas  # noqa: F401  (Keras 2 switch, before TensorFlow)
 
+import flags as flags_help
+
 import json
 
 from absl import app, logging
@@ -23,7 +25,7 @@ from tfnas.hardware import litert
 from tfnas.errors import ConfigError, exit_on_user_error
 from tfnas.files import write_json
 
-
+flags_help.show_in_help()
 
 
 def profile_tflite(path: str) -> dict:

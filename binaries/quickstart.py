@@ -9,6 +9,8 @@ parameters, TFLite size, measured latency and the TensorBoard log directory.
 """
 import tfnas  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 
+import flags as flags_help
+
 import json
 import os
 import time
@@ -23,6 +25,9 @@ from tfnas.logs import quiet_tensorflow_logs
 
 absl_flags.FLAGS.set_default("output_dir", "runs/quickstart")
 absl_flags.FLAGS.set_default("epochs", 10)
+
+flags_help.show_in_help()
+
 
 def _nasbench201_lookup(arch: str) -> dict | None:
     """CIFAR/ImageNet16 accuracies of the found cell in the NAS-Bench-201 table, when the table is there."""

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import tfnas  # noqa: F401  (Keras 2 switch, before TensorFlow)
 
+import flags as flags_help
+
 from absl import app
 
 from flags import report as report_flags
 from tfnas.errors import exit_on_user_error
+
+flags_help.show_in_help()
 
 
 def main(argv: list[str]) -> None:

@@ -9,6 +9,8 @@ search in <output_dir>/teacher. Re-run to resume. Train the result with
 """
 import tfnas  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 
+import flags as flags_help
+
 import json
 import sys
 
@@ -22,6 +24,9 @@ import flags.common as common
 import flags.distillation as kd_flags
 import flags.search as search
 from tfnas.logs import quiet_tensorflow_logs
+
+flags_help.show_in_help()
+
 
 FLAGS = absl_flags.FLAGS
 absl_flags.mark_flag_as_required("output_dir")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import tfnas  # noqa: F401  (Keras 2 switch, before TensorFlow)
 
+import flags as flags_help
+
 import json
 
 from absl import app
@@ -21,6 +23,8 @@ from flags import common, hardware
 from flags import hurricane as hflags
 from tfnas.errors import ConfigError, exit_on_user_error
 from tfnas.logs import quiet_tensorflow_logs
+
+flags_help.show_in_help()
 
 
 def config_from_flags():

@@ -14,6 +14,8 @@ heatmaps, entropy, loss) to --output_dir. Supernet mode (no --benchmark) is not 
 """
 import tfnas  # noqa: F401  (Keras 2 before TensorFlow, should anything import it)
 
+import flags as flags_help
+
 import sys
 
 from absl import app, flags
@@ -21,6 +23,8 @@ from absl import app, flags
 from flags import common, manas
 from tfnas.errors import exit_on_user_error
 from tfnas.methods.manas import run_manas_search
+
+flags_help.show_in_help()
 
 
 def parse_flags(argv: list[str]) -> list[str]:

@@ -19,12 +19,16 @@ searcher_state.json (resume: re-run with the same --output_dir) and TensorBoard 
 """
 import tfnas  # noqa: F401  (Keras 2 before TensorFlow)
 
+import flags as flags_help
+
 from absl import app
 
 from binaries import _discrete
 from flags import common, discrete
 from tfnas.search.pnas import ProgressiveSearcher, SMBOSearcher
 from tfnas.search.surrogates import Surrogate
+
+flags_help.show_in_help()
 
 
 def surrogate_factory():

@@ -10,11 +10,15 @@ Writes genotype.json, search_summary.json, searcher_state.json (resume: re-run w
 """
 import tfnas  # noqa: F401  (Keras 2 before TensorFlow)
 
+import flags as flags_help
+
 from absl import app
 
 from binaries import _discrete
 from flags import common, discrete  # noqa: F401
 from tfnas.search.random import RandomSearch
+
+flags_help.show_in_help()
 
 
 def search():

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import tfnas  # noqa: F401  (Keras 2 switch, before TensorFlow)
 
+import flags as flags_help
+
 import json
 
 from absl import app
@@ -24,6 +26,8 @@ from flags import common
 from flags import vitas as vflags
 from tfnas.errors import ConfigError, exit_on_user_error
 from tfnas.logs import quiet_tensorflow_logs
+
+flags_help.show_in_help()
 
 
 def config_from_flags():

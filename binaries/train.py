@@ -7,6 +7,8 @@ history.json and TensorBoard events; re-run with the same output_dir to resume.
 """
 import tfnas  # noqa: F401  (selects Keras 2 before TensorFlow is imported)
 
+import flags as flags_help
+
 import json
 
 from absl import app
@@ -18,6 +20,9 @@ import flags.distillation as kd_flags
 import flags.train as train_flags
 from tfnas.errors import exit_on_user_error
 from tfnas.logs import quiet_tensorflow_logs
+
+flags_help.show_in_help()
+
 
 absl_flags.mark_flags_as_required(["genotype", "output_dir"])
 FLAGS = absl_flags.FLAGS
