@@ -187,10 +187,10 @@ class BilevelSearch(ArchitectureSearchModel):
 
         DARTS' unrolled model: w' = w - xi * (momentum term + g + decay * w), the next SGD step
         (unlike the real weight step, without gradient clipping). Rather than re-deriving it from
-        the optimizer's private slot layout (which silently dropped the momentum term when that
-        layout changed), this applies the optimizer itself and then restores its state (slots,
-        iteration count), so w' is the real next step by construction, for any optimizer. Call
-        ``restore_weights`` with the saved weights afterwards.
+        the optimizer's private slot attributes (an earlier version silently dropped the momentum
+        term when they were missing), this applies the optimizer itself and then restores its
+        state (slots, iteration count), so w' is the real next step by construction, for any
+        tf.keras optimizer. The caller restores the weights afterwards.
         """
         optimizer = self._restorable_optimizer()
         state = list(optimizer.variables)  # iteration count and slots
