@@ -8,6 +8,7 @@ tensors of CIFAR-10's shape (the figure is compute, not data loading).
 Usage:
   python benchmarks/supernet_step.py [--steps 3] [--batch_size 64] [--layers 8] [--init_channels 16]
       [--no_checkpoint] [--method darts|single_darts] [--order 1|2]
+      [--mixed_precision float32|mixed_bfloat16|mixed_float16]
 Last line: one JSON object with s_per_step, peak_rss_mib, first_step_s and the configuration.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ import tensorflow as tf  # noqa: E402
 
 from tfnas.methods.differentiable import BilevelSearch, SingleLevelSearch  # noqa: E402
 from tfnas.supernets.differentiable import DartsSupernet  # noqa: E402
+from tfnas.training.precision import POLICIES, precision_policy  # noqa: E402
 
 
 def main() -> None:
@@ -42,23 +44,25 @@ def main() -> None:
     parser.add_argument("--no_checkpoint", action="store_true", help="keep all activations (no recomputation)")
     parser.add_argument("--method", choices=["darts", "single_darts"], default="darts")
     parser.add_argument("--order", type=int, choices=[1, 2], default=1)
+    parser.add_argument("--mixed_precision", choices=POLICIES, default="float32")
     args = parser.parse_args()
 
     tf.random.set_seed(0)
     b, s = args.batch_size, args.image_size
     x = tf.random.normal([b, s, s, 3])
     y = tf.random.uniform([b], 0, 10, tf.int32)
-    supernet = DartsSupernet(10, args.init_channels, args.layers, checkpoint=not args.no_checkpoint)
-    supernet(x[:1])
-    arch_opt = tf.keras.optimizers.Adam(3e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8)
-    if args.method == "darts":
-        model = BilevelSearch(supernet, arch_opt, order=args.order)
-        data = ((x, y), (x, y))
-    else:
-        model = SingleLevelSearch(supernet, arch_opt)
-        data = (x, y)
-    model.compile(optimizer=tf.keras.optimizers.SGD(0.025, momentum=0.9))
-    model.build_optimizers()
+    with precision_policy(args.mixed_precision):  # as run_differentiable_search builds it
+        supernet = DartsSupernet(10, args.init_channels, args.layers, checkpoint=not args.no_checkpoint)
+        supernet(x[:1])
+        arch_opt = tf.keras.optimizers.Adam(3e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8)
+        if args.method == "darts":
+            model = BilevelSearch(supernet, arch_opt, order=args.order)
+            data = ((x, y), (x, y))
+        else:
+            model = SingleLevelSearch(supernet, arch_opt)
+            data = (x, y)
+        model.compile(optimizer=tf.keras.optimizers.SGD(0.025, momentum=0.9))
+        model.build_optimizers()
     step = tf.function(model.train_step)
     t0 = time.time()
     step(data)["loss"].numpy()
@@ -76,7 +80,7 @@ def main() -> None:
         "first_call_s": round(first_call_s, 1),
         "config": {"method": args.method, "order": args.order, "layers": args.layers,
                    "init_channels": args.init_channels, "batch_size": b, "image_size": s,
-                   "checkpoint": not args.no_checkpoint, "params": supernet.count_params(),
+                   "checkpoint": not args.no_checkpoint, "mixed_precision": args.mixed_precision, "params": supernet.count_params(),
                    "cpu_count": os.cpu_count(), "tensorflow": tf.__version__},
     }
     print(json.dumps(result))

@@ -57,14 +57,15 @@ def run() -> dict:
         dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,
         seed=common.SEED.value, batch_size=common.BATCH_SIZE.value, epochs=qs.SEARCH_EPOCHS.value,
         steps_per_epoch=common.STEPS_PER_EPOCH.value, layers=qs.SEARCH_LAYERS.value,
-        init_channels=qs.CHANNELS.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value))
+        init_channels=qs.CHANNELS.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value,
+        mixed_precision=common.MIXED_PRECISION.value))
     train = train_genotype(TrainConfig(
         output_dir=os.path.join(out, "train"), genotype=os.path.join(out, "search", "genotype.json"),
         dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,
         seed=common.SEED.value, batch_size=common.BATCH_SIZE.value, epochs=qs.TRAIN_EPOCHS.value,
         steps_per_epoch=common.STEPS_PER_EPOCH.value, layers=qs.TRAIN_LAYERS.value,
         init_channels=qs.CHANNELS.value, learning_rate=0.05, cutout=0, drop_path=0.0, auxiliary=False,
-        fresh=common.FRESH.value, verbose=common.VERBOSE.value))
+        fresh=common.FRESH.value, verbose=common.VERBOSE.value, mixed_precision=common.MIXED_PRECISION.value))
     tflite = export_model_dir(train["model_dir"], "tflite", os.path.join(out, "model.tflite"))
     latency = measure_latency(tflite["path"], num_threads=qs.LATENCY_THREADS.value, num_runs=200, warmup_runs=20,
                               method="benchmark_tool").to_json()

@@ -68,7 +68,8 @@ def main(argv):
         fresh=common.FRESH.value, verbose=common.VERBOSE.value, binary=f.BINARY.value,
         binary_stage1_epochs=f.BINARY_STAGE1_EPOCHS.value, network_options=_network_options(),
         teacher=kd_flags.TEACHER.value, kd_weight=kd_flags.KD_WEIGHT.value,
-        kd_temperature=kd_flags.KD_TEMPERATURE.value, inherit_from=f.INHERIT_FROM.value)
+        kd_temperature=kd_flags.KD_TEMPERATURE.value, inherit_from=f.INHERIT_FROM.value,
+        mixed_precision=common.MIXED_PRECISION.value)
     with exit_on_user_error():
         summary = train_genotype(config)
     print(json.dumps({k: summary[k] for k in ("test_accuracy", "params", "wall_time_s", "model_dir", "tensorboard")},

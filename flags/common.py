@@ -26,3 +26,9 @@ DISTRIBUTION = flags.DEFINE_enum(
 VERBOSE = flags.DEFINE_integer("verbose", 2, "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
 IMAGE_SIZE = flags.DEFINE_integer(
     "image_size", None, "Resize images to image_size x image_size (default: the dataset's own size).")
+MIXED_PRECISION = flags.DEFINE_enum(
+    "mixed_precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
+    "Keras precision policy of differentiable searches (DARTS, Single-DARTS, NAS-Bench-201, BATS) and child "
+    "training: float32, mixed_bfloat16 (CPUs with AVX512-BF16/AMX, TPUs, recent GPUs) or mixed_float16 (GPUs; "
+    "dynamic loss scaling). Architecture variables and their softmax, BN statistics, logits, losses and optimizer "
+    "state stay float32; exports are float32 whatever was used in training.")

@@ -115,7 +115,10 @@ class RunDirectory:
             saved = {k: v for k, v in saved.items() if k != CHANGES_KEY}
             quiet = set(resumable_keys) | set(ALWAYS_RESUMABLE)
             differing = sorted(k for k in set(saved) | set(config) if k not in quiet and saved.get(k) != config.get(k))
-            refused = [k for k in differing if k not in safe_keys]
+            # A setting this tfnas has and the run's tfnas had not: the run used what it then did, which
+            # the setting's value now names (said and recorded like a safe change).
+            added = [k for k in differing if k not in saved]
+            refused = [k for k in differing if k not in safe_keys and k not in added]
             if refused:
                 diffs = ", ".join(f"--{k}: saved {saved.get(k)!r}, now {config.get(k)!r}" for k in refused)
                 raise RunConfigMismatch(

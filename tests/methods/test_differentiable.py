@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tfnas.methods.differentiable import BilevelSearch, SingleLevelSearch
 from tfnas.supernets.differentiable import DartsSupernet, DifferentiableSupernet, NasBench201Supernet
+from tfnas.supernets.mixed_cell import MixedCell
 
 keras = tf.keras
 
@@ -124,3 +125,72 @@ def test_sigmoid_activation_scores_ops_independently():
     net2.alphas["cell"].assign(tf.constant([[1.0, 0, 0, 0, 0]] * 6))
     w = net2.op_weights_numpy()["cell"][0]
     np.testing.assert_allclose(w[0] / w[1], np.exp(2.0), rtol=1e-5)
+
+
+def test_virtual_step_is_the_weight_optimizers_real_next_step_momentum_included(mnist):
+    """Second-order DARTS' w' = w - lr * (momentum term + g + decay * w): the optimizer's own next step."""
+    model = _model("darts", "nasbench201", 2)
+    train, val = _batch(mnist, 0), _batch(mnist, 100)
+    tf.function(model.train_step)((train, val))  # one real step: the momentum slots are no longer zero
+    weights, optimizer = model.supernet.weight_variables, model.optimizer
+    state_before = [v.numpy().copy() for v in optimizer.variables]
+    w0 = [v.numpy().copy() for v in weights]
+    _, _, g, _ = model._forward_backward(*train)
+    g = [np.zeros_like(w) if t is None else t.numpy() for t, w in zip(g, w0)]
+    decayed = [gi + model.weight_decay * w for gi, w in zip(g, w0)]
+
+    tf.function(model.virtual_step)([tf.constant(t) for t in g])
+    virtual = [v.numpy().copy() for v in weights]
+    for v, before in zip(optimizer.variables, state_before):  # slots and iteration count restored
+        np.testing.assert_array_equal(v.numpy(), before)
+    without_momentum = [w - 0.025 * d for w, d in zip(w0, decayed)]
+    assert max(np.abs(a - b).max() for a, b in zip(virtual, without_momentum)) > 1e-4  # the momentum term is in
+
+    for v, w in zip(weights, w0):
+        v.assign(w)
+    optimizer.apply_gradients(zip([tf.constant(d) for d in decayed], weights))
+    for v, wv in zip(weights, virtual):  # the real step the optimizer takes from the same gradient
+        np.testing.assert_allclose(v.numpy(), wv, rtol=1e-5, atol=1e-6)
+
+
+def test_second_order_refuses_an_optimizer_whose_state_it_cannot_restore():
+    from tfnas.errors import ConfigError
+
+    tf.keras.utils.set_random_seed(0)
+    net = NasBench201Supernet(10, 4, 1)
+    net(tf.zeros([1, 28, 28, 1]))
+    model = BilevelSearch(net, keras.optimizers.Adam(3e-4), order=2)
+    with pytest.raises(ConfigError, match="second-order DARTS needs a tf.keras"):
+        model.compile(optimizer=keras.optimizers.legacy.SGD(0.025, momentum=0.9))
+
+
+@pytest.mark.parametrize("space", ["darts", "nasbench201"])
+def test_bfloat16_architecture_gradient_agrees_in_sign_with_float32(mnist, space):
+    from tfnas.training.precision import precision_policy
+
+    models = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        with precision_policy(policy):
+            models[policy] = _model("single", space)
+    models["mixed_bfloat16"].supernet.set_weights(models["float32"].supernet.get_weights())
+    cells = [l for l in models["mixed_bfloat16"].supernet._flatten_layers() if isinstance(l, MixedCell)]
+    assert cells and all(c.compute_dtype == "bfloat16" for c in cells)  # the cells really run in bfloat16
+    batch = _batch(mnist, 0, 32)
+    grads = {p: np.concatenate([g.numpy().ravel() for g in m._forward_backward(*batch)[3]]) for p, m in models.items()}
+    assert all(v.dtype == tf.float32 for v in models["mixed_bfloat16"].supernet.arch_variables)
+    significant = np.abs(grads["float32"]) > 0.1 * np.abs(grads["float32"]).max()
+    assert significant.sum() >= 10
+    agree = np.sign(grads["float32"][significant]) == np.sign(grads["mixed_bfloat16"][significant])
+    assert agree.mean() >= 0.8
+
+
+def test_bfloat16_search_learns_on_the_embedded_data(mnist_small):
+    from tfnas.training.precision import precision_policy
+
+    with precision_policy("mixed_bfloat16"):
+        model = _model("single", "nasbench201")
+    assert tf.keras.mixed_precision.global_policy().name == "float32"  # restored after the block
+    x = (mnist_small.train_images.astype(np.float32) / 255.0 - mnist_small.mean) / mnist_small.std
+    data = tf.data.Dataset.from_tensor_slices((x, mnist_small.train_labels.astype(np.int32))).batch(50)
+    history = model.fit(data.repeat(), epochs=3, steps_per_epoch=20, verbose=0).history
+    assert history["accuracy"][-1] > 0.5 and history["loss"][-1] < history["loss"][0]  # chance: 0.1

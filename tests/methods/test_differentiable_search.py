@@ -85,6 +85,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_results(tmp_path, t
     (dict(space="mobilenet"), ConfigError, "unknown space 'mobilenet'"),
     (dict(method="darts", train_portion=1.0), ConfigError, "train_portion"),
     (dict(method="darts", order=3), ConfigError, "order"),
+    (dict(mixed_precision="float64"), ConfigError, "--mixed_precision must be one of"),
 ])
 def test_bad_configurations_are_refused_before_any_work(tmp_path, tfds_dir, changes, error, message):
     with pytest.raises(error, match=message):

@@ -122,17 +122,13 @@ class DistillationMixin:
     def metrics(self):
         return super().metrics + ([self.kd_tracker] if self.teacher is not None else [])
 
-    def _loss_and_gradients(self, x, y):
-        net = self.supernet
-        with tf.GradientTape() as tape:
-            logits = net(x, training=True)
-            loss = self.loss_fn(y, logits)
-            if self.teacher is not None:
-                kd = distillation_loss(self.teacher(x, training=False), logits, self.kd_temperature)
-                self.kd_tracker.update_state(kd)
-                loss = loss + self.kd_weight * kd
-        w_grads, a_grads = tape.gradient(loss, [net.weight_variables, net.arch_variables])
-        return loss, logits, w_grads, a_grads
+    def training_loss(self, x, y, logits):
+        loss = super().training_loss(x, y, logits)
+        if self.teacher is not None:
+            kd = distillation_loss(tf.cast(self.teacher(x, training=False), tf.float32), logits, self.kd_temperature)
+            self.kd_tracker.update_state(kd)
+            loss = loss + self.kd_weight * kd
+        return loss
 
     def _report(self, loss, y, logits):
         out = super()._report(loss, y, logits)

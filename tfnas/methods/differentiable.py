@@ -17,6 +17,11 @@ One traced function computes loss and gradients for a batch and is reused by eve
 step (architecture, weight, virtual and finite-difference passes): tracing the supernet once
 instead of up to five times keeps graph building short; unused gradients are pruned when the
 function is inlined.
+
+Mixed precision (``tfnas.training.precision``): build the supernet and this model under the
+policy; logits are cast to float32 before the loss, and under ``mixed_float16`` the loss is
+scaled by the weight optimizer's dynamic loss scale (a LossScaleOptimizer, as ``compile`` wraps
+it) and both gradients unscaled; a step with non-finite gradients is skipped by both optimizers.
 """
 from __future__ import annotations
 
@@ -24,7 +29,9 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfnas.errors import ConfigError
 from tfnas.supernets.differentiable import DifferentiableSupernet
+from tfnas.training.precision import float32_logits, inner_optimizer, loss_scale_optimizer, scaled, unscaled
 
 keras = tf.keras
 
@@ -39,14 +46,16 @@ class ArchitectureSearchModel(keras.Model):
                  **kwargs):
         super().__init__(**kwargs)
         self.supernet = supernet
-        self.arch_optimizer = arch_optimizer
+        self.arch_optimizer = loss_scale_optimizer(arch_optimizer)  # under mixed_float16: skips non-finite steps
         self.weight_decay = float(weight_decay)
         self.arch_weight_decay = float(arch_weight_decay)
         self.grad_clip = grad_clip
         self.loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-        self._forward_backward = tf.function(self._loss_and_gradients)
+        # autograph off: the supernet's Python control flow is static structure, and converting
+        # it took about a third of the tracing time of the DARTS supernet
+        self._forward_backward = tf.function(self._loss_and_gradients, autograph=False)
 
     @property
     def metrics(self):
@@ -64,10 +73,15 @@ class ArchitectureSearchModel(keras.Model):
     def _loss_and_gradients(self, x, y):
         net = self.supernet
         with tf.GradientTape() as tape:
-            logits = net(x, training=True)
-            loss = self.loss_fn(y, logits)
-        w_grads, a_grads = tape.gradient(loss, [net.weight_variables, net.arch_variables])
-        return loss, logits, w_grads, a_grads
+            logits = float32_logits(net(x, training=True))
+            loss = self.training_loss(x, y, logits)
+            scaled_loss = scaled(self.optimizer, loss)
+        w_grads, a_grads = tape.gradient(scaled_loss, [net.weight_variables, net.arch_variables])
+        return loss, logits, unscaled(self.optimizer, w_grads), unscaled(self.optimizer, a_grads)
+
+    def training_loss(self, x, y, logits):
+        """The loss both optimizers minimise (float32 logits); methods add terms (distillation)."""
+        return self.loss_fn(y, logits)
 
     # --- updates ------------------------------------------------------------------------------
     def apply_weight_gradients(self, grads) -> None:
@@ -92,7 +106,7 @@ class ArchitectureSearchModel(keras.Model):
 
     def test_step(self, data):
         x, y = data
-        logits = self.supernet(x, training=False)
+        logits = float32_logits(self.supernet(x, training=False))
         return self._report(self.loss_fn(y, logits), y, logits)
 
     def genotype(self):
@@ -117,10 +131,9 @@ class BilevelSearch(ArchitectureSearchModel):
 
     Data: ((x_train, y_train), (x_val, y_val)) per step. ``order`` 1 uses the gradient at the
     current weights; ``order`` 2 the unrolled gradient at w' = w - xi * (momentum term + g +
-    decay), with xi the current weight learning rate (where the next SGD step would go, before
-    clipping, as in DARTS' unrolled model) and the Hessian-vector product by central finite
-    differences with
-    epsilon = 0.01 / ||dL_val/dw'||.
+    decay), with xi the current weight learning rate (where the weight optimizer's next step would
+    go, before clipping, as in DARTS' unrolled model: ``virtual_step``) and the Hessian-vector
+    product by central finite differences with epsilon = 0.01 / ||dL_val/dw'||.
     """
 
     method = "darts"
@@ -151,31 +164,54 @@ class BilevelSearch(ArchitectureSearchModel):
         return {**self._report(loss, y_train, logits), "arch_loss": self.val_loss_tracker.result()}
 
     def _current_lr(self) -> tf.Tensor:
-        lr = self.optimizer.learning_rate
+        optimizer = inner_optimizer(self.optimizer)
+        lr = optimizer.learning_rate
         if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
-            return tf.cast(lr(self.optimizer.iterations), tf.float32)
+            return tf.cast(lr(optimizer.iterations), tf.float32)
         return tf.cast(lr, tf.float32)
 
-    def _velocity(self, variable: tf.Variable):
-        momentums = getattr(self.optimizer, "momentums", None)
-        if not momentums:
-            return None
-        return momentums[self.optimizer._index_dict[self.optimizer._var_key(variable)]]
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        if self.order == 2:
+            self._restorable_optimizer()  # refuse an unusable weight optimizer before any work
+
+    def _restorable_optimizer(self) -> keras.optimizers.Optimizer:
+        optimizer = inner_optimizer(self.optimizer)
+        if not isinstance(optimizer, keras.optimizers.Optimizer):  # legacy optimizers keep slots elsewhere
+            raise ConfigError(f"second-order DARTS needs a tf.keras (non-legacy) weight optimizer whose state it can "
+                              f"save and restore around the virtual step; got {type(optimizer).__name__}")
+        return optimizer
+
+    def virtual_step(self, grads) -> None:
+        """Move the weights to w' = where the weight optimizer's next step on ``grads`` + decay takes them.
+
+        DARTS' unrolled model: w' = w - xi * (momentum term + g + decay * w), the next SGD step
+        (unlike the real weight step, without gradient clipping). Rather than re-deriving it from
+        the optimizer's private slot attributes (an earlier version silently dropped the momentum
+        term when they were missing), this applies the optimizer itself and then restores its
+        state (slots, iteration count), so w' is the real next step by construction, for any
+        tf.keras optimizer. The caller restores the weights afterwards.
+        """
+        optimizer = self._restorable_optimizer()
+        state = list(optimizer.variables)  # iteration count and slots
+        variables = self.supernet.weight_variables
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+        if self.weight_decay:
+            grads = [g + self.weight_decay * v for g, v in zip(grads, variables)]
+        saved_state = [tf.identity(v) for v in state]
+        with tf.control_dependencies(saved_state):
+            optimizer.apply_gradients(zip(grads, variables))
+        with tf.control_dependencies([tf.identity(v) for v in variables]):
+            for v, value in zip(state, saved_state):
+                v.assign(value)
 
     def _unrolled_arch_gradients(self, x_train, y_train, x_val, y_val):
         weights = self.supernet.weight_variables
         saved = [tf.identity(v) for v in weights]
         xi = self._current_lr()
-        # virtual step w' = w - xi * (momentum term + g + decay * w), as DARTS' unrolled model
-        # (which, unlike the real weight step, does not clip the gradient)
         _, _, g_train, _ = self._forward_backward(x_train, y_train)
-        g_train = [tf.zeros_like(v) if g is None else g for g, v in zip(g_train, weights)]
-        for v, g, w0 in zip(weights, g_train, saved):
-            step = -xi * (g + self.weight_decay * w0)
-            velocity = self._velocity(v)
-            if velocity is not None:
-                step += self.optimizer.momentum * velocity
-            v.assign(w0 + step)
+        with tf.control_dependencies(saved):
+            self.virtual_step(g_train)
         val_loss, _, g_w_prime, a_grads = self._forward_backward(x_val, y_val)
         g_w_prime = [tf.zeros_like(v) if g is None else g for g, v in zip(g_w_prime, weights)]
         for v, w0 in zip(weights, saved):

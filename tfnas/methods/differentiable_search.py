@@ -27,6 +27,7 @@ from tfnas.spaces.base import save_genotype
 from tfnas.supernets.differentiable import SUPERNETS, build_supernet
 from tfnas.training.arch_summaries import ArchitectureSummary
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
+from tfnas.training.precision import precision_policy, validate_policy
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
 
@@ -70,6 +71,7 @@ class SearchConfig:
     arch_activation: str = "softmax"
     temperature: float = 1.0
     checkpoint_cells: bool | None = None
+    mixed_precision: str = "float32"  # tfnas.training.precision.POLICIES
     distribution: str = "default"
     fresh: bool = False
     verbose: int = 2
@@ -92,6 +94,7 @@ class SearchConfig:
         for name in ("batch_size", "epochs", "init_channels"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
+        validate_policy(self.mixed_precision)
 
     def resolved_layers(self) -> int:
         return self.layers or DEFAULT_LAYERS[self.space]
@@ -146,7 +149,7 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
         steps = min(steps, steps_for(len(val_idx), config.batch_size, config.steps_per_epoch))
 
     strategy = strategy_for(config.distribution)
-    with strategy.scope():
+    with strategy.scope(), precision_policy(config.mixed_precision):
         model = (model_builder or build_search_model)(config, data.num_classes, steps)
         model.supernet(tf.zeros([1, *data.image_shape]))
         model.build_optimizers()

@@ -34,33 +34,42 @@ keras = tf.keras
 
 _CONSTANTS: dict = {}
 
-ON_READ_MEAN = dict(synchronization=tf.VariableSynchronization.ON_READ, aggregation=tf.VariableAggregation.MEAN)
-"""BN statistics are per replica and averaged when read (as Keras BatchNormalization does)."""
+STATISTICS = dict(synchronization=tf.VariableSynchronization.ON_READ, aggregation=tf.VariableAggregation.MEAN,
+                  dtype=tf.float32, experimental_autocast=False)
+"""BN statistics: float32 under every mixed-precision policy (never cast to the compute dtype, as
+Keras BatchNormalization keeps them), per replica and averaged when read."""
 
 
-def _unit(c: int, value: float, dtype) -> tf.Tensor:
-    """ones/zeros of length c, created once per graph (BN scale/offset of affine-free BN)."""
-    key = (id(tf.compat.v1.get_default_graph()), c, value, dtype)
+def _unit(c: int, value: float) -> tf.Tensor:
+    """float32 ones/zeros of length c, created once per graph (BN scale/offset of affine-free BN)."""
+    key = (id(tf.compat.v1.get_default_graph()), c, value)
     if key not in _CONSTANTS or tf.executing_eagerly():
-        _CONSTANTS[key] = tf.constant(np.full([c], value), dtype=dtype)
+        _CONSTANTS[key] = tf.constant(np.full([c], value), dtype=tf.float32)
     return _CONSTANTS[key]
 
 
 def affine_free_batch_norm(x: tf.Tensor, moving_mean: tf.Tensor, moving_variance: tf.Tensor, training: bool,
-                           momentum: float = BN_MOMENTUM, epsilon: float = BN_EPSILON
+                           momentum: float = BN_MOMENTUM, epsilon: float = BN_EPSILON,
+                           scale: tf.Tensor | None = None
                            ) -> tuple[tf.Tensor, tf.Tensor | None, tf.Tensor | None]:
     """Affine-free BN as one fused op; returns (y, new_mean, new_variance) (None when not training).
 
     Same kernel and moving-average rule as keras BatchNormalization(center=False, scale=False)
-    (PyTorch momentum 0.1, unbiased variance in the running estimate).
+    (PyTorch momentum 0.1, unbiased variance in the running estimate). ``scale`` (float32, one
+    value per channel) multiplies the normalised output: ``w * BN(x)`` computed by the BN kernel
+    itself, whose backward pass already yields the gradient of ``w`` (MixedCell passes each
+    edge's architecture weight here instead of multiplying the op's output afterwards). The
+    statistics (float32 also when ``x`` is bfloat16/float16) do not depend on it.
     """
     c = x.shape[-1]
-    ones, zeros = _unit(c, 1.0, x.dtype), _unit(c, 0.0, x.dtype)
+    scale = _unit(c, 1.0) if scale is None else scale
+    zeros = _unit(c, 0.0)
+    moving_mean, moving_variance = tf.cast(moving_mean, tf.float32), tf.cast(moving_variance, tf.float32)
     if not training:
-        y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, ones, zeros, moving_mean, moving_variance,
+        y, _, _ = tf.compat.v1.nn.fused_batch_norm(x, scale, zeros, moving_mean, moving_variance,
                                                    epsilon=epsilon, is_training=False)
         return y, None, None
-    return tf.compat.v1.nn.fused_batch_norm(x, ones, zeros, moving_mean, moving_variance, epsilon=epsilon,
+    return tf.compat.v1.nn.fused_batch_norm(x, scale, zeros, moving_mean, moving_variance, epsilon=epsilon,
                                             is_training=True, exponential_avg_factor=1.0 - momentum)
 
 
@@ -79,9 +88,9 @@ class AffineFreeBatchNorm(keras.layers.Layer):
     def build(self, input_shape):
         c = int(input_shape[-1])
         self.moving_mean = self.add_weight("moving_mean", shape=(c,), initializer="zeros", trainable=False,
-                                           **ON_READ_MEAN)
+                                           **STATISTICS)
         self.moving_variance = self.add_weight("moving_variance", shape=(c,), initializer="ones", trainable=False,
-                                           **ON_READ_MEAN)
+                                               **STATISTICS)
 
     def call(self, x, training=None):
         y, mean, var = affine_free_batch_norm(x, self.moving_mean, self.moving_variance, bool(training),
@@ -134,6 +143,9 @@ class BatchedOp:
     compute: Callable[..., tf.Tensor]
     """compute(x, k, stride, groups, bn, training) -> y; ``k`` maps kernel name -> sliced tensor and
     ``bn(name, tensor)`` normalises with that kernel's statistics."""
+    output_bn: str | None = None
+    """The "bn" kernel whose output is the op's output, if any: MixedCell then folds the edge's
+    architecture weight into that BN's scale instead of multiplying the output afterwards."""
     residual: bool = False
     """On stride-1 edges the op's output is added to its (untransformed) input state: the identity
     shortcut binary ops carry around every stride-1 binary convolution (BATS)."""
@@ -148,7 +160,7 @@ def _sep_conv(kernel_size: int) -> BatchedOp:
 
     return BatchedOp((KernelSpec("dw1", "depthwise", kernel_size), KernelSpec("pw1", "pointwise"), KernelSpec("bn1", "bn"),
                       KernelSpec("dw2", "depthwise", kernel_size), KernelSpec("pw2", "pointwise"), KernelSpec("bn2", "bn")),
-                     compute)
+                     compute, output_bn="bn2")
 
 
 def _dil_conv(kernel_size: int, dilation: int = 2) -> BatchedOp:
@@ -157,14 +169,14 @@ def _dil_conv(kernel_size: int, dilation: int = 2) -> BatchedOp:
         return bn("bn", grouped_conv2d(y, k["pw"], groups))
 
     return BatchedOp((KernelSpec("dw", "depthwise", kernel_size), KernelSpec("pw", "pointwise"), KernelSpec("bn", "bn")),
-                     compute)
+                     compute, output_bn="bn")
 
 
 def _conv_bn(kernel_size: int) -> BatchedOp:
     def compute(x, k, stride, groups, bn, training):
         return bn("bn", grouped_conv2d(x, k["conv"], groups, stride))
 
-    return BatchedOp((KernelSpec("conv", "pointwise", kernel_size), KernelSpec("bn", "bn")), compute)
+    return BatchedOp((KernelSpec("conv", "pointwise", kernel_size), KernelSpec("bn", "bn")), compute, output_bn="bn")
 
 
 def _factorized_reduce() -> BatchedOp:
@@ -188,7 +200,7 @@ def _factorized_reduce() -> BatchedOp:
         return bn("bn", tf.reshape(ab, [-1, h, w, groups * 2 * half]))
 
     return BatchedOp((KernelSpec("conv1", "pointwise", 1, 0.5), KernelSpec("conv2", "pointwise", 1, 0.5),
-                      KernelSpec("bn", "bn")), compute)
+                      KernelSpec("bn", "bn")), compute, output_bn="bn")
 
 
 CONV_OPS: dict[str, BatchedOp] = {
@@ -253,8 +265,9 @@ def edge_slice(spec: KernelSpec, bank: tf.Tensor, channels: int, first_edge: int
     return bank[first_edge * channels:(first_edge + num_edges) * channels]
 
 
-def split_bank(spec: KernelSpec, bank: tf.Variable, channels: int, edge_counts: list[int]) -> list[tf.Tensor]:
-    """Split a bank into consecutive edge ranges of the given sizes (one read, one split op)."""
+def split_bank(spec: KernelSpec, bank: tf.Variable, channels: int, edge_counts: list[int],
+               dtype: tf.DType | None = None) -> list[tf.Tensor]:
+    """Split a bank into consecutive edge ranges of the given sizes (one read, one split op), cast to ``dtype``."""
     if spec.kind == "pointwise":
         width, axis = int(channels * spec.out_fraction), -1
     elif spec.kind == "depthwise":
@@ -262,6 +275,8 @@ def split_bank(spec: KernelSpec, bank: tf.Variable, channels: int, edge_counts: 
     else:
         width, axis = channels, 0
     value = tf.convert_to_tensor(bank)
+    if dtype is not None and value.dtype != dtype:
+        value = tf.cast(value, dtype)
     if len(edge_counts) == 1:
         return [value]
     return tf.split(value, [n * width for n in edge_counts], axis=axis)

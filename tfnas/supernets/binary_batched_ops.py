@@ -172,14 +172,16 @@ def naive_conv_ops(binarization: Binarization) -> dict[str, BatchedOp]:
         return BatchedOp((KernelSpec("dw1", "depthwise", kernel_size, clip=WEIGHT_CLIP),
                           KernelSpec("pw1", "pointwise", clip=WEIGHT_CLIP), KernelSpec("bn1", "bn"),
                           KernelSpec("dw2", "depthwise", kernel_size, clip=WEIGHT_CLIP),
-                          KernelSpec("pw2", "pointwise", clip=WEIGHT_CLIP), KernelSpec("bn2", "bn")), compute)
+                          KernelSpec("pw2", "pointwise", clip=WEIGHT_CLIP), KernelSpec("bn2", "bn")), compute,
+                         output_bn="bn2")
 
     def dil(kernel_size: int) -> BatchedOp:
         def compute(x, k, stride, edges, bn, training):
             return bn("bn", stage(x, k["dw"], k["pw"], stride, 2, edges))
 
         return BatchedOp((KernelSpec("dw", "depthwise", kernel_size, clip=WEIGHT_CLIP),
-                          KernelSpec("pw", "pointwise", clip=WEIGHT_CLIP), KernelSpec("bn", "bn")), compute)
+                          KernelSpec("pw", "pointwise", clip=WEIGHT_CLIP), KernelSpec("bn", "bn")), compute,
+                         output_bn="bn")
 
     return {"sep_conv_3x3": sep(3), "sep_conv_5x5": sep(5), "dil_conv_3x3": dil(3), "dil_conv_5x5": dil(5)}
 
@@ -194,4 +196,5 @@ def naive_factorized_reduce(binarization: Binarization) -> BatchedOp:
         return bn("bn", _interleave_halves(a, b, edges))
 
     return BatchedOp((KernelSpec("conv1", "pointwise", 1, 0.5, clip=WEIGHT_CLIP),
-                      KernelSpec("conv2", "pointwise", 1, 0.5, clip=WEIGHT_CLIP), KernelSpec("bn", "bn")), compute)
+                      KernelSpec("conv2", "pointwise", 1, 0.5, clip=WEIGHT_CLIP), KernelSpec("bn", "bn")), compute,
+                     output_bn="bn")

@@ -51,7 +51,8 @@ class DifferentiableSupernet(keras.Model):
         for i, name in enumerate(self.cell_types):
             init = keras.initializers.RandomNormal(stddev=alpha_init_std, seed=seed * 101 + i)
             self.alphas[name] = self.add_weight(f"alpha_{name}", shape=(num_edges, len(self.ops)),
-                                                initializer=init, trainable=True)
+                                                initializer=init, trainable=True, dtype=tf.float32,
+                                                experimental_autocast=False)  # float32 under mixed precision
 
     # --- variables ---------------------------------------------------------------------------
     @property

@@ -7,8 +7,9 @@ For speed the work is regrouped without changing that sum:
   G incoming edges (batched_ops.py), reading its kernels from per-cell banks;
 - parameter-free ops run once per source state and are shared by every edge that reads it (a
   pool followed by an affine-free BN gives the same tensor on every edge reading that state);
-- all op outputs of a node group are stacked and reduced against the matching op weights in
-  one multiply-and-sum.
+- each edge's weight of a parametric op is the scale of that op's last (affine-free) BN, so the
+  BN kernel applies it and its backward pass yields its gradient; parameter-free ops' shared
+  tensors are multiplied by their weights; a node is one sum of these terms.
 
 ``none`` contributes nothing but still takes part in the softmax. The same class serves the
 DARTS cell (2 inputs, 4 nodes, output = concat of nodes, stride-2 edges from the inputs of a
@@ -20,8 +21,12 @@ transform their ops read (``input_transform``: ReLU for DARTS, an affine-free BN
 ops start with BN -> sign, or nothing); the defaults are the DARTS / NAS-Bench-201 ones.
 
 With ``checkpoint=True`` the cell's activations are not kept for the backward pass but
-recomputed from the cell inputs once the incoming gradient exists (gradient checkpointing):
-peak memory becomes that of one cell instead of all of them, for one extra forward pass.
+recomputed node by node, from the kept cell inputs and node outputs, once that node's incoming
+gradient exists (gradient checkpointing): peak memory becomes that of one node instead of all
+cells, for one extra forward pass.
+
+Under a mixed-precision policy the cell computes in the policy's dtype (bfloat16/float16); its
+architecture weights, the BN scales they become and the BN statistics stay float32.
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ import tensorflow as tf
 
 from tfnas.supernets.batched_ops import (CONV_OPS, FACTORIZED_REDUCE, AffineFreeBatchNorm, BatchedOp,
                                          SymmetricClip, affine_free_batch_norm, bank_initializer, bank_shape,
-                                         edge_slice, frozen_statistics, split_bank, ON_READ_MEAN)
+                                         edge_slice, frozen_statistics, split_bank, STATISTICS)
 
 keras = tf.keras
 
@@ -146,10 +151,10 @@ class MixedCell(keras.layers.Layer):
                 if spec.kind == "bn":
                     bank[spec.name + "/moving_mean"] = self.add_weight(name + "/moving_mean", shape=shape,
                                                                        initializer="zeros", trainable=False,
-                                           **ON_READ_MEAN)
+                                                                       **STATISTICS)
                     bank[spec.name + "/moving_variance"] = self.add_weight(name + "/moving_variance", shape=shape,
                                                                            initializer="ones", trainable=False,
-                                           **ON_READ_MEAN)
+                                                                           **STATISTICS)
                 else:
                     bank[spec.name] = self.add_weight(name, shape=shape,
                                                       initializer=bank_initializer(spec, self.channels),
@@ -165,98 +170,13 @@ class MixedCell(keras.layers.Layer):
         return _checkpointed(self, states, weights, training)
 
     def _forward(self, states: list[tf.Tensor], weights: tf.Tensor, training) -> tf.Tensor:
-        states = list(states)
-        training = bool(training)
-        relu_cache: dict[int, tf.Tensor] = {}
-        pool_cache: dict[str, tf.Tensor] = {}
-        k_of = {op: k for k, op in enumerate(self.ops)}
-        flat_weights = tf.reshape(weights, [-1])
-        new_stats: dict[tuple[str, str], list[tuple[int, tf.Tensor, tf.Tensor]]] = {}
+        forward = _CellPass(self, states, weights, training)
+        nodes = [forward.node(n) for n in range(self.num_nodes)]
+        forward.assign_statistics()
+        return self._output(nodes)
 
-        def relu(s: int) -> tf.Tensor:  # the input transform of state s (ReLU for DARTS)
-            if s not in relu_cache:
-                if self.input_transform == "relu":
-                    relu_cache[s] = tf.nn.relu(states[s])
-                elif self.input_transform == "batch_norm":
-                    relu_cache[s] = self.input_norms[f"s{s}"](states[s], training=training)
-                else:
-                    relu_cache[s] = states[s]
-            return relu_cache[s]
-
-        def pooled(op: str, s: int, stride: int) -> tf.Tensor:
-            key = _pool_key(op, s, stride)
-            if key not in pool_cache:
-                pool = tf.nn.max_pool2d if op == "max_pool_3x3" else tf.nn.avg_pool2d
-                y = pool(states[s], 3, stride, "SAME")
-                pool_cache[key] = self.pool_norms[key](y, training=training) if self.pool_bn else y
-            return pool_cache[key]
-
-        # Read and split every bank once: group i gets the i-th slice (groups are contiguous
-        # edge ranges in bank order), so a bank costs one read and one split, forward and back.
-        slices: dict[tuple[str, str], list[tf.Tensor]] = {}
-        for op, batched in self.batched.items():
-            groups = self._op_groups(op)
-            for spec in batched.kernels:
-                names = [spec.name + "/moving_mean", spec.name + "/moving_variance"] if spec.kind == "bn" else [spec.name]
-                for name in names:
-                    slices[(op, name)] = split_bank(spec, self.banks[op][name], self.channels,
-                                                    [len(g.edge_ids) for g in groups])
-
-        def run(op: str, x: tf.Tensor, group: NodeGroup) -> tf.Tensor:
-            batched = self.batched[op]
-            i = self._op_groups(op).index(group)
-            kernels = {spec.name: slices[(op, spec.name)][i] for spec in batched.kernels if spec.kind != "bn"}
-
-            def bn(name: str, y: tf.Tensor) -> tf.Tensor:
-                out, new_mean, new_var = affine_free_batch_norm(
-                    y, slices[(op, name + "/moving_mean")][i], slices[(op, name + "/moving_variance")][i], training)
-                if training:
-                    new_stats.setdefault((op, name), []).append((i, new_mean, new_var))
-                return out
-
-            y = batched.compute(x, kernels, group.stride, len(group.edge_ids), bn, training)
-            if batched.residual and group.stride == 1:
-                y = y + cat([states[s] for s in group.sources])
-            return y
-
-        def cat(tensors: list[tf.Tensor]) -> tf.Tensor:
-            return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=-1)
-
-        num_ops = len(self.ops)
-        for node in self.groups:
-            terms = []
-            for group in node:
-                # Every op output of the group goes into one concatenation, op-major and edge-minor,
-                # with one architecture weight per C-channel block of it.
-                blocks, index = [], []
-                strided_skip = "skip_connect" in self.ops and group.stride == 2
-                x = cat([relu(s) for s in group.sources]) if (self.conv_ops or strided_skip) else None
-                for op in self.conv_ops:
-                    blocks.append(run(op, x, group))
-                    index.extend(e * num_ops + k_of[op] for e in group.edge_ids)
-                if strided_skip:
-                    blocks.append(run(FACTORIZED, x, group))
-                    index.extend(e * num_ops + k_of["skip_connect"] for e in group.edge_ids)
-                elif "skip_connect" in self.ops:
-                    blocks.extend(states[s] for s in group.sources)
-                    index.extend(e * num_ops + k_of["skip_connect"] for e in group.edge_ids)
-                for op in POOLS:
-                    if op in self.ops:
-                        blocks.extend(pooled(op, s, group.stride) for s in group.sources)
-                        index.extend(e * num_ops + k_of[op] for e in group.edge_ids)
-                if blocks:
-                    terms.append(_weighted_sum(cat(blocks), tf.gather(flat_weights, index), self.channels))
-            if terms:
-                states.append(tf.add_n(terms))
-            else:  # a vocabulary of only 'none': the node is zero
-                group = node[0]
-                ref = states[group.sources[0]]
-                states.append(tf.zeros_like(ref[:, ::group.stride, ::group.stride, :]))
-        if training and self.update_stats:
-            self._assign_statistics(new_stats)
-        if self.output_mode == "last":
-            return states[-1]
-        return tf.concat(states[self.num_inputs:], axis=-1)
+    def _output(self, nodes: list[tf.Tensor]) -> tf.Tensor:
+        return nodes[-1] if self.output_mode == "last" else tf.concat(nodes, axis=-1)
 
     def _assign_statistics(self, new_stats) -> None:
         """One assign per statistics bank: the groups' new statistics in bank order."""
@@ -284,36 +204,206 @@ def _pool_key(op: str, source: int, stride: int) -> str:
     return f"{op}_{source}_{stride}"
 
 
-def _weighted_sum(stacked: tf.Tensor, w: tf.Tensor, channels: int) -> tf.Tensor:
-    """sum_j w[j] * stacked[..., j*C:(j+1)*C] for stacked of shape [B, H, W, J*C]."""
-    _, h, width, total = stacked.shape
-    j = total // channels
-    if j == 1:
-        return w[0] * stacked
-    y = tf.reshape(stacked, [-1, h, width, j, channels])  # static sizes: no shape ops in the graph
-    return tf.reduce_sum(y * w[:, None], axis=3)
+def _sum_over_edges(y: tf.Tensor, edges: int, channels: int) -> tf.Tensor:
+    """sum_e y[..., e*C:(e+1)*C] for y of shape [B, H, W, edges*C]."""
+    if edges == 1:
+        return y
+    _, h, width, _ = y.shape
+    return tf.reduce_sum(tf.reshape(y, [-1, h, width, edges, channels]), axis=3)  # static sizes: no shape ops
+
+
+class _CellPass:
+    """One evaluation of a cell's nodes from its inputs, sharing what nodes have in common.
+
+    Node n computes sum over incoming edges e and ops k of w[e, k] * op_k(state(e)), regrouped:
+    per node group, the parametric ops' outputs for all G edges side by side (G*C channels, each
+    edge weighted inside the op's last BN, as its scale), summed over ops and then over edges, plus
+    every parameter-free op's tensor (shared by all edges reading the same state) times its weight.
+    The input transform (ReLU) and the pools of a state are computed once per pass.
+    """
+
+    def __init__(self, cell: MixedCell, states: list[tf.Tensor], weights: tf.Tensor, training):
+        self.cell, self.states, self.training = cell, list(states), bool(training)
+        self.dtype = states[0].dtype  # the compute dtype: Keras casts a layer's inputs to its policy
+        self.weights = tf.cast(weights, tf.float32)  # architecture weights stay float32 (softmax, BN scales)
+        self.k_of = {op: k for k, op in enumerate(cell.ops)}
+        self.new_stats: dict[tuple[str, str], list[tuple[int, tf.Tensor, tf.Tensor]]] = {}
+        self._transformed: dict[int, tf.Tensor] = {}
+        self._pooled: dict[str, tf.Tensor] = {}
+        self._kernels: dict[str, dict[str, list[tf.Tensor]]] = {}
+        self._scalars: list[tf.Tensor] | None = None
+        self._per_channel: tf.Tensor | None = None
+
+    # --- shared pieces (computed on first use) ------------------------------------------------
+    def scalar(self, edge: int, op: str) -> tf.Tensor:
+        """w[edge, op] in the compute dtype, for the terms weighted by a multiplication."""
+        if self._scalars is None:
+            self._scalars = tf.unstack(tf.reshape(tf.cast(self.weights, self.dtype), [-1]))
+        return self._scalars[edge * len(self.cell.ops) + self.k_of[op]]
+
+    def channel_weights(self, group: NodeGroup, op: str) -> tf.Tensor:
+        """w[edge, op] repeated over each edge's C channels, float32 [G*C]: a per-channel BN scale."""
+        cell, c = self.cell, self.cell.channels
+        if self._per_channel is None:  # [num_ops, num_edges * C]
+            self._per_channel = tf.reshape(
+                tf.broadcast_to(tf.transpose(self.weights)[:, :, None], [len(cell.ops), cell.num_edges, c]),
+                [len(cell.ops), cell.num_edges * c])
+        first, last = group.edge_ids[0], group.edge_ids[-1] + 1  # a group's edges are contiguous
+        return self._per_channel[self.k_of[op], first * c:last * c]
+
+    def transformed(self, s: int) -> tf.Tensor:
+        """The input transform of state s (ReLU for DARTS), shared by every op and edge reading it."""
+        if s not in self._transformed:
+            cell, x = self.cell, self.states[s]
+            if cell.input_transform == "relu":
+                x = tf.nn.relu(x)
+            elif cell.input_transform == "batch_norm":
+                x = cell.input_norms[f"s{s}"](x, training=self.training)
+            self._transformed[s] = x
+        return self._transformed[s]
+
+    def pooled(self, op: str, s: int, stride: int) -> tf.Tensor:
+        key = _pool_key(op, s, stride)
+        if key not in self._pooled:
+            pool = tf.nn.max_pool2d if op == "max_pool_3x3" else tf.nn.avg_pool2d
+            y = pool(self.states[s], 3, stride, "SAME")
+            self._pooled[key] = self.cell.pool_norms[key](y, training=self.training) if self.cell.pool_bn else y
+        return self._pooled[key]
+
+    def kernels(self, op: str) -> dict[str, list[tf.Tensor]]:
+        """Every bank of ``op`` read and split once: group i gets the i-th slice (groups are
+        contiguous edge ranges in bank order). Kernels are cast to the compute dtype here (also
+        when recomputed for the gradient, outside Keras' autocast scope); statistics stay float32."""
+        if op not in self._kernels:
+            cell = self.cell
+            counts = [len(g.edge_ids) for g in cell._op_groups(op)]
+            split = {}
+            for spec in cell.batched[op].kernels:
+                names = [spec.name + "/moving_mean", spec.name + "/moving_variance"] if spec.kind == "bn" else [spec.name]
+                for name in names:
+                    split[name] = split_bank(spec, cell.banks[op][name], cell.channels, counts,
+                                             None if spec.kind == "bn" else self.dtype)
+            self._kernels[op] = split
+        return self._kernels[op]
+
+    # --- nodes ----------------------------------------------------------------------------------
+    def run(self, op: str, x: tf.Tensor, group: NodeGroup, arch_op: str) -> tf.Tensor:
+        """``op`` on every edge of ``group``, each edge's output already times w[edge, arch_op]."""
+        cell = self.cell
+        batched = cell.batched[op]
+        i = cell._op_groups(op).index(group)
+        split = self.kernels(op)
+        kernels = {spec.name: split[spec.name][i] for spec in batched.kernels if spec.kind != "bn"}
+        residual = batched.residual and group.stride == 1
+        fold = batched.output_bn is not None and not residual
+        scale = self.channel_weights(group, arch_op)
+
+        def bn(name: str, y: tf.Tensor) -> tf.Tensor:
+            out, new_mean, new_var = affine_free_batch_norm(
+                y, split[name + "/moving_mean"][i], split[name + "/moving_variance"][i], self.training,
+                scale=scale if fold and name == batched.output_bn else None)
+            if self.training:
+                self.new_stats.setdefault((op, name), []).append((i, new_mean, new_var))
+            return out
+
+        y = batched.compute(x, kernels, group.stride, len(group.edge_ids), bn, self.training)
+        if residual:
+            y = y + _cat([self.states[s] for s in group.sources])
+        return y if fold else y * tf.cast(scale, y.dtype)
+
+    def node(self, n: int) -> tf.Tensor:
+        """Node n from ``states`` (which must hold the cell inputs and nodes 0..n-1); appended to them."""
+        cell = self.cell
+        skip = "skip_connect" in cell.ops
+        terms = []
+        for group in cell.groups[n]:
+            wide = []
+            strided_skip = skip and group.stride == 2
+            if cell.conv_ops or strided_skip:
+                x = _cat([self.transformed(s) for s in group.sources])
+                wide = [self.run(op, x, group, op) for op in cell.conv_ops]
+                if strided_skip:
+                    wide.append(self.run(FACTORIZED, x, group, "skip_connect"))
+                terms.append(_sum_over_edges(tf.add_n(wide), len(group.edge_ids), cell.channels))
+            for e, s in zip(group.edge_ids, group.sources):
+                if skip and group.stride == 1:
+                    terms.append(self.scalar(e, "skip_connect") * self.states[s])
+                for op in POOLS:
+                    if op in cell.ops:
+                        terms.append(self.scalar(e, op) * self.pooled(op, s, group.stride))
+        if terms:
+            out = tf.add_n(terms)
+        else:  # a vocabulary of only 'none': the node is zero
+            group = cell.groups[n][0]
+            ref = self.states[group.sources[0]]
+            out = tf.zeros_like(ref[:, ::group.stride, ::group.stride, :])
+        self.states.append(out)
+        return out
+
+    def assign_statistics(self) -> None:
+        if self.training and self.cell.update_stats:
+            self.cell._assign_statistics(self.new_stats)
+
+
+def _cat(tensors: list[tf.Tensor]) -> tf.Tensor:
+    return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=-1)
 
 
 def _checkpointed(cell: MixedCell, states: list[tf.Tensor], weights: tf.Tensor, training) -> tf.Tensor:
-    """Run ``cell`` keeping only its inputs; recompute its activations when gradients are needed."""
+    """Run ``cell`` keeping only its inputs and node outputs; recompute the rest node by node.
+
+    The backward pass goes through the nodes from the last to the first; each node's activations
+    are recomputed (from the kept states) only once that node's incoming gradient is complete,
+    and freed after its backward step, so peak memory is that of one node, not of the cell.
+    """
+    num_inputs = len(states)
 
     @tf.custom_gradient
     def forward(*flat):
-        out = cell._forward(list(flat[:-1]), flat[-1], training)
+        inputs, w = list(flat[:-1]), flat[-1]
+        first = _CellPass(cell, inputs, w, training)
+        nodes = [first.node(n) for n in range(cell.num_nodes)]
+        first.assign_statistics()
 
         def grad(dy, variables=None):
             variables = list(variables or [])
-            # Recompute only once the incoming gradient exists; otherwise the runtime is free to
-            # recompute every cell right after the forward pass and nothing is saved.
-            with tf.control_dependencies([dy]):
-                inputs = [tf.identity(t) for t in flat]
-            with tf.GradientTape() as tape:
-                tape.watch(inputs)
-                with frozen_statistics(cell):
-                    again = cell._forward(inputs[:-1], inputs[-1], training)
-            grads = tape.gradient(again, inputs + variables, output_gradients=dy)
-            return grads[:len(flat)], grads[len(flat):]
+            d_nodes = [None] * cell.num_nodes
+            if cell.output_mode == "last":
+                d_nodes[-1] = dy
+            else:
+                d_nodes = list(tf.split(dy, cell.num_nodes, axis=-1))
+            d_inputs = [None] * num_inputs
+            d_w, d_vars = None, [None] * len(variables)
+            for n in reversed(range(cell.num_nodes)):
+                if d_nodes[n] is None:
+                    continue
+                # Recompute node n only once its gradient is complete (later nodes done);
+                # otherwise the runtime is free to recompute every node at once and nothing is saved.
+                with tf.control_dependencies([d_nodes[n]]):
+                    kept = [tf.identity(t) for t in inputs + nodes[:n] + [w]]
+                sources, w_kept = kept[:-1], kept[-1]
+                with tf.GradientTape() as tape:
+                    tape.watch(kept)
+                    with frozen_statistics(cell):
+                        again = _CellPass(cell, sources, w_kept, training).node(n)
+                grads = tape.gradient(again, kept + variables, output_gradients=d_nodes[n])
+                for j, g in enumerate(grads[:len(sources)]):
+                    if j < num_inputs:
+                        d_inputs[j] = _accumulate(d_inputs[j], g)
+                    else:
+                        d_nodes[j - num_inputs] = _accumulate(d_nodes[j - num_inputs], g)
+                d_w = _accumulate(d_w, grads[len(sources)])
+                d_vars = [_accumulate(a, g) for a, g in zip(d_vars, grads[len(kept):])]
+            d_inputs = [tf.zeros_like(t) if g is None else g for t, g in zip(inputs, d_inputs)]
+            d_w = tf.zeros_like(w) if d_w is None else d_w
+            return d_inputs + [d_w], d_vars
 
-        return out, grad
+        return cell._output(nodes), grad
 
     return forward(*states, weights)
+
+
+def _accumulate(total, g):
+    if g is None:
+        return total
+    return g if total is None else total + g

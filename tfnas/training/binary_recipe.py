@@ -75,4 +75,4 @@ def distillation_term(teacher: keras.Model, x: tf.Tensor, logits: tf.Tensor, wei
                       temperature: float) -> tf.Tensor:
     from tfnas.training.distillation import distillation_loss
 
-    return weight * distillation_loss(teacher(x, training=False), logits, temperature)
+    return weight * distillation_loss(tf.cast(teacher(x, training=False), logits.dtype), logits, temperature)

@@ -5,6 +5,10 @@ decay 3e-4 (coupled, as PyTorch), gradient clip 5, cutout 16, drop-path 0.2 risi
 over epochs, auxiliary head weighted 0.4, batch 96, 600 epochs. Every part is a TrainConfig
 field (and a flag of binaries.train).
 
+``mixed_precision`` (tfnas.training.precision) builds and trains the network under that Keras
+policy; logits and losses are float32, mixed_float16 scales the loss, and the saved weights are
+float32, so exports are unchanged.
+
 ``binary=True`` builds the genotype's binary network (BATS, naive binary DARTS) and trains it
 with the two-stage binary recipe of tfnas.training.binary_recipe (binary activations with real
 weights, then fully binary); ``teacher``/``kd_weight`` add distillation from a trained model.
@@ -26,6 +30,7 @@ from tfnas.spaces.base import load_genotype
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
 from tfnas.training.child_networks import build_child, network_builder
 from tfnas.training.model_io import inherited_model_dir, load_inherited_weights, save_trained_model
+from tfnas.training.precision import float32_logits, precision_policy, scaled, unscaled, validate_policy
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
 
@@ -72,8 +77,10 @@ class TrainConfig:
     kd_weight: float = 0.0
     kd_temperature: float = 1.0
     inherit_from: str | None = None  # a search output_dir whose inherited_model/ initialises the network (ViTAS)
+    mixed_precision: str = "float32"  # tfnas.training.precision.POLICIES
 
     def validate(self) -> None:
+        validate_policy(self.mixed_precision)
         for name in ("batch_size", "epochs"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
@@ -130,11 +137,12 @@ class ClassifierTrainer(keras.Model):
         variables = self.network.trainable_variables
         with tf.GradientTape() as tape:
             out = self.network(x, training=True)
-            logits = out[0] if self.has_aux else out
+            logits = float32_logits(out[0] if self.has_aux else out)
             loss = self._ce(y, logits)
-            total = loss + self.auxiliary_weight * self._ce(y, out[1]) if self.has_aux else loss
+            total = loss + self.auxiliary_weight * self._ce(y, float32_logits(out[1])) if self.has_aux else loss
             total = total + self.extra_loss(x, logits)
-        grads = tape.gradient(total, variables)
+            scaled_total = scaled(self.optimizer, total)
+        grads = unscaled(self.optimizer, tape.gradient(scaled_total, variables))
         if self.grad_clip:
             grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
         if self.weight_decay:
@@ -146,7 +154,7 @@ class ClassifierTrainer(keras.Model):
 
     def test_step(self, data):
         x, y = data
-        logits = self.inference(x, training=False)
+        logits = float32_logits(self.inference(x, training=False))
         self.loss_tracker.update_state(self._ce(y, logits))
         self.accuracy_tracker.update_state(y, logits)
         return {m.name: m.result() for m in self.metrics}
@@ -193,7 +201,7 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
     steps = steps_for(data.num_train, config.batch_size, config.steps_per_epoch)
     auxiliary = config.auxiliary and builder.auxiliary
     strategy = strategy_for(config.distribution)
-    with strategy.scope():
+    with strategy.scope(), precision_policy(config.mixed_precision):
         drop_rate = tf.Variable(0.0, trainable=False, name="drop_path_rate")
         generator = tf.random.Generator.from_seed(config.seed)
         options = dict(layers=config.layers, init_channels=config.init_channels, auxiliary=auxiliary)
