@@ -27,7 +27,7 @@ def run(binary, output_dir, *args):
 def scalars(output_dir):
     import tensorflow as tf
     tags = {}
-    for path in glob.glob(os.path.join(output_dir, "tensorboard", "*")):
+    for path in glob.glob(os.path.join(output_dir, "tensorboard", "events.*")):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
                 tags.setdefault(value.tag, []).append(event.step)

@@ -95,3 +95,15 @@ def test_bn_recalibration_averages_batch_statistics(trained, mnist):
     assert (inference.argmax(1) == training.argmax(1)).mean() > 0.9
     with pytest.raises(ValueError, match="at least one"):
         supernet.recalibrate_bn(path, [])
+
+
+def test_scoring_a_path_leaves_the_supernet_as_trained(trained, mnist):
+    """A candidate's score must not depend on which were scored before, nor change what a later stage inherits."""
+    supernet, paths, _ = trained
+    images = data_lib.representative_images(mnist, 64, seed=5)
+    labels = np.zeros([64], np.int32)
+    before = [v.numpy() for v in supernet.variables]
+    first = supernet.score_path(paths[0], [images], [(images, labels)])
+    supernet.score_path(paths[1], [images[:32]], [(images, labels)])
+    assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, supernet.variables))
+    assert supernet.score_path(paths[0], [images], [(images, labels)]) == first

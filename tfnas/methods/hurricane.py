@@ -129,8 +129,7 @@ class SupernetEvaluator:
         ops = full_ops(self.plan, arch)
         path = self.supernet.path_for(ops)
         with light_graph_optimization():
-            self.supernet.recalibrate_bn(path, self.recalibration)
-            accuracy = self.supernet.evaluate_path(path, self.validation)
+            accuracy = self.supernet.score_path(path, self.recalibration, self.validation)
         return {"accuracy": float(accuracy), "predicted_latency_ms": float(self.table.predict(ops))}
 
 

@@ -10,7 +10,8 @@ edge; ViTAS: one sub-transformer) share one mechanism, and it lives here, knowin
   the paths an uninterrupted one would;
 * ``PathSamplingSupernet`` is the keras.Model whose ``train_step`` trains one path per step (a
   subclass implements ``forward`` and says which variables each option owns), with BN
-  recalibration of a fixed path (``recalibrate_bn``) and evaluation of a fixed path
+  recalibration of a fixed path (``recalibrate_bn``), scoring one that leaves the supernet as it
+  was (``score_path``) and evaluation of a fixed path
   (``evaluate_path``);
 * ``PathSGD`` updates an option's variables only when it is on the path: untaken options get no
   momentum and no weight decay (a plain momentum optimizer keeps moving them with stale momentum);
@@ -250,6 +251,24 @@ class PathSamplingSupernet(keras.Model):
             saved = [bn.momentum for bn in bns]
             self.__dict__["_recalibrate"] = _with_momentum_zero(fn, bns, saved)
         return self.__dict__["_recalibrate"]
+
+    def score_path(self, path: Sequence[int], recalibration: Iterable[Any], validation: Iterable[Any]) -> float:
+        """Accuracy of a fixed path after recalibrating its BN; the supernet's statistics are put back after.
+
+        Scoring a candidate is a read of the trained supernet: the recalibrated statistics serve this
+        one score only. Otherwise the supernet would end a search holding whichever candidates were
+        scored last, so a resumed search (which scores only the remaining candidates) would hand a
+        later stage, or an inheriting network, different statistics than an uninterrupted one.
+        """
+        bns = self.path_batchnorms(np.asarray(path, np.int32))
+        saved = [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in bns]
+        try:
+            self.recalibrate_bn(path, recalibration)
+            return self.evaluate_path(path, validation)
+        finally:
+            for bn, (mean, variance) in zip(bns, saved):
+                bn.moving_mean.assign(mean)
+                bn.moving_variance.assign(variance)
 
     def evaluate_path(self, path: Sequence[int], dataset: Iterable[Any]) -> float:
         """Top-1 accuracy of one fixed path on ``dataset`` (inference-mode BN: recalibrate first)."""
