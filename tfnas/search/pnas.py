@@ -14,9 +14,11 @@ rank the candidates, queue the top K":
   (every feasible architecture when the space is small enough, else a large random sample).
 
 Both keep their whole state in ``get_state`` (history, RNG, the queued batch with the
-predictions made for it, the expansion level, per-batch Spearman), and the predictor is refitted
-deterministically from the searcher's seed and the history, so a restored search proposes
-exactly what an uninterrupted one would.
+predictions made for it, the expansion level, per-batch Spearman, and the history lengths at
+which the predictor was refitted). A refit is a deterministic function of the searcher's seed,
+the history and those lengths (warm-started refits continue from the previous one; a restored
+searcher's predictor replays them: ``Surrogate.refit``), so a restored search proposes exactly
+what an uninterrupted one would.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ class _SurrogateBatchSearcher(Searcher):
         self.batch: list[dict[str, Any]] = []  # the current batch, with "measured" filled in by tell
         self.num_batches = 0
         self.spearman_log: list[dict[str, Any]] = []  # one entry per finished predicted batch
+        self.fit_sizes: list[int] = []  # number of results at each predictor refit so far
         self._seen: set[str] = set()
 
     # --- to implement -------------------------------------------------------------------------------
@@ -81,8 +84,10 @@ class _SurrogateBatchSearcher(Searcher):
     def _fit_surrogate(self) -> Surrogate:
         archs = [h["arch"] for h in self.history]
         targets = [self.score(h["metrics"]) for h in self.history]
-        # Seeded by (searcher seed, number of results): a restored search refits identically.
-        return self.surrogate.fit(archs, targets, seed=int(self.seed) * 100_003 + len(self.history))
+        if not self.fit_sizes or self.fit_sizes[-1] != len(self.history):
+            self.fit_sizes.append(len(self.history))
+        # A function of (seed, history, fit sizes): a restored search refits identically.
+        return self.surrogate.refit(archs, targets, self.fit_sizes, seed=int(self.seed))
 
     def _predict(self, archs: Sequence[Architecture]) -> dict[str, np.ndarray]:
         return self.surrogate.predict_by_kind(archs)
@@ -114,7 +119,8 @@ class _SurrogateBatchSearcher(Searcher):
     # --- state -----------------------------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         return {**super().get_state(), "queue": [dict(i) for i in self.queue], "batch": [dict(i) for i in self.batch],
-                "num_batches": self.num_batches, "spearman_log": [dict(e) for e in self.spearman_log]}
+                "num_batches": self.num_batches, "spearman_log": [dict(e) for e in self.spearman_log],
+                "fit_sizes": list(self.fit_sizes)}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         super().set_state(state)
@@ -122,6 +128,7 @@ class _SurrogateBatchSearcher(Searcher):
         self.batch = [dict(i) for i in state["batch"]]
         self.num_batches = int(state["num_batches"])
         self.spearman_log = [dict(e) for e in state["spearman_log"]]
+        self.fit_sizes = [int(n) for n in state.get("fit_sizes", [])]  # absent in states of earlier versions
         self._seen = {self._key(h["arch"]) for h in self.history}
 
 
