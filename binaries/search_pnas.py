@@ -36,12 +36,17 @@ def surrogate_factory(tabular: bool):
                   units=discrete.PNAS_SURROGATE_UNITS.value, epochs=discrete.PNAS_SURROGATE_EPOCHS.value,
                   learning_rate=discrete.PNAS_SURROGATE_LR.value,
                   target_transform=discrete.pnas_target_transform(tabular),
-                  refit=discrete.PNAS_SURROGATE_REFIT.value, refit_epochs=discrete.PNAS_SURROGATE_REFIT_EPOCHS.value)
+                  refit=discrete.PNAS_SURROGATE_REFIT.value, refit_epochs=discrete.PNAS_SURROGATE_REFIT_EPOCHS.value,
+                  restart_growth=discrete.PNAS_SURROGATE_RESTART_GROWTH.value or None)
     settings = {"surrogate": list(kinds), **{f"surrogate_{k}": v for k, v in config.items()}}
     return (lambda encoder: Surrogate(encoder, kinds, **{k: config for k in kinds})), settings
 
 
 def search():
+    growth = discrete.PNAS_SURROGATE_RESTART_GROWTH.value
+    if 0 < growth <= 1:
+        raise _discrete.FlagError(f"--pnas_surrogate_restart_growth={growth} must be > 1 (a growth factor) or 0 "
+                                  "(never restart warm refits from scratch)")
     tabular = discrete.BENCHMARK.value is not None
     s = _discrete.setup("pnas", progressive=not tabular)
     factory, settings = surrogate_factory(tabular)

@@ -80,6 +80,11 @@ PNAS_SURROGATE_REFIT_EPOCHS = flags.DEFINE_integer(
     "pnas_surrogate_refit_epochs", 100,
     "PNAS: a warm refit trains this many passes' worth of minibatches over the results added since the last "
     "refit (drawn from all results) [U; measured, docs/BENCHMARKS.md].", lower_bound=1)
+PNAS_SURROGATE_RESTART_GROWTH = flags.DEFINE_float(
+    "pnas_surrogate_restart_growth", 1.25,
+    "PNAS warm refits: fit from scratch again once the results have grown this many times since the last fresh "
+    "fit (a warm start keeps the basin of a fit on much less data; geometric restarts keep the cost linear). "
+    "0: never [measured, docs/BENCHMARKS.md].", lower_bound=0.0)
 PNAS_SURROGATE_LR = flags.DEFINE_float("pnas_surrogate_lr", 0.003, "PNAS: Adam learning rate of the predictors [U].")
 PNAS_TARGET_TRANSFORM = flags.DEFINE_enum(
     "pnas_target_transform", None, ["rank", "minmax"],

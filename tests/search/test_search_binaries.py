@@ -119,6 +119,11 @@ def test_bad_flags_fail_clearly_before_searching(tmp_path, args, error, message)
     assert not os.path.exists(os.path.join(out, "searcher_state.json"))
 
 
+def test_a_restart_growth_of_at_most_one_is_refused(tmp_path):
+    with pytest.raises(_discrete.FlagError, match="--pnas_surrogate_restart_growth=1.0 must be > 1"):
+        run(search_pnas, str(tmp_path / "pnas"), "--pnas_surrogate_restart_growth=1", *FAST_PNAS)
+
+
 def test_latency_flags_need_tabular_mode():
     FLAGS.unparse_flags()
     FLAGS(["binary", "--device=pixel3", "--output_dir=/tmp/unused"])

@@ -34,14 +34,26 @@ from tfnas.spaces.pnas import DEFAULT_MAX_BLOCKS, PnasGenotype, PnasTokens, all_
 SurrogateFactory = Callable[[TokenEncoder], Surrogate]
 
 
+def measured_tabular_surrogate(encoder: TokenEncoder) -> Surrogate:
+    """The SMBO default: an MLP ensemble of 5 regressing ranks (measured on NAS-Bench-201, docs/BENCHMARKS.md)."""
+    return Surrogate(encoder, ("mlp",), mlp={"target_transform": "rank"})
+
+
+def paper_surrogate(encoder: TokenEncoder) -> Surrogate:
+    """The progressive search's default, PNAS' predictor: LSTM and MLP ensembles of 5 regressing the
+    accuracy (scaled into the sigmoid's range), their mean ranking the candidates."""
+    config = {"target_transform": "minmax"}
+    return Surrogate(encoder, ("lstm", "mlp"), lstm=config, mlp=config)
+
+
 class _SurrogateBatchSearcher(Searcher):
     """Proposals come from a queue of predicted-best batches; a new batch is ranked when it empties."""
 
     def __init__(self, space: CategoricalSpace, objective: str, seed: int, mode: str,
-                 encoder: TokenEncoder, surrogate_factory: SurrogateFactory | None):
+                 encoder: TokenEncoder, surrogate_factory: SurrogateFactory):
         super().__init__(space, objective, seed, mode)
         self.encoder = encoder
-        self._surrogate_factory = surrogate_factory or (lambda enc: Surrogate(enc, ("mlp",)))
+        self._surrogate_factory = surrogate_factory
         self._surrogate: Surrogate | None = None
         self.queue: list[dict[str, Any]] = []  # [{"arch", "predicted": {kind: value}}] not yet proposed
         self.batch: list[dict[str, Any]] = []  # the current batch, with "measured" filled in by tell
@@ -138,7 +150,8 @@ class SMBOSearcher(_SurrogateBatchSearcher):
     Args:
       batch_size: K, architectures evaluated per predictor refit.
       initial_size: size of the random first batch (before any predictor exists).
-      surrogate_factory: ``encoder -> Surrogate``; default an MLP ensemble of 5 (rank targets).
+      surrogate_factory: ``encoder -> Surrogate``; default ``measured_tabular_surrogate`` (MLP ensemble
+        of 5, rank targets).
       max_enumerate: enumerate every feasible architecture as a candidate when the space has at
         most this many, else rank ``num_candidates`` random feasible ones per batch.
     """
@@ -148,7 +161,8 @@ class SMBOSearcher(_SurrogateBatchSearcher):
     def __init__(self, space: CategoricalSpace, objective: str, seed: int = 0, mode: str = "max",
                  batch_size: int = 10, initial_size: int = 20, surrogate_factory: SurrogateFactory | None = None,
                  encoder: TokenEncoder | None = None, max_enumerate: int = 200_000, num_candidates: int = 20_000):
-        super().__init__(space, objective, seed, mode, encoder or CategoricalTokens(space), surrogate_factory)
+        super().__init__(space, objective, seed, mode, encoder or CategoricalTokens(space),
+                         surrogate_factory or measured_tabular_surrogate)
         if batch_size < 1 or initial_size < 1:
             raise ValueError(f"batch_size and initial_size must be >= 1, got {batch_size}, {initial_size}")
         self.batch_size = batch_size
@@ -231,7 +245,7 @@ class ProgressiveSearcher(_SurrogateBatchSearcher):
     (b-1)-block cells are expanded by every distinct next block, the predictor (refitted on
     every result so far) ranks the unseen expansions, and the top K are trained. The search
     finishes after level ``max_blocks`` (B); with the paper's B = 5, K = 256 that is
-    136 + 4 x 256 = 1,160 trained cells.
+    136 + 4 x 256 = 1,160 trained cells. The default predictor is the paper's (``paper_surrogate``).
     """
 
     name = "pnas"
@@ -244,7 +258,8 @@ class ProgressiveSearcher(_SurrogateBatchSearcher):
         if initial_cells is not None and initial_cells < 1:
             raise ValueError(f"initial_cells must be >= 1 (or None for all 136), got {initial_cells}")
         # The space is implicit (tfnas.spaces.pnas); there is no CategoricalSpace of variable-size cells.
-        super().__init__(None, objective, seed, mode, PnasTokens(max_blocks), surrogate_factory)  # type: ignore[arg-type]
+        super().__init__(None, objective, seed, mode, PnasTokens(max_blocks),  # type: ignore[arg-type]
+                         surrogate_factory or paper_surrogate)
         self.max_blocks = max_blocks
         self.beam_size = beam_size
         self.initial_cells = initial_cells

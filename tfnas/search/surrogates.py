@@ -231,8 +231,8 @@ class SurrogateEnsemble:
         return (folds[:, None] != np.arange(m)[None, :]).astype(np.float32)
 
     # --- predict ---------------------------------------------------------------------------------------
-    def predict_members(self, archs: Sequence[Architecture] | None = None, *, tokens: np.ndarray | None = None,
-                        ) -> np.ndarray:
+    def predict_members(self, archs: Sequence[Architecture] | None = None, *,
+                        tokens: np.ndarray | None = None) -> np.ndarray:
         """[n, num_members] predicted targets, in the targets' units, of ``archs`` or of their
         already encoded ``tokens`` (searchers that rank one fixed pool encode it once)."""
         if self._scale is None:
