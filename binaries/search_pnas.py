@@ -37,7 +37,8 @@ def surrogate_factory(tabular: bool):
                   learning_rate=discrete.PNAS_SURROGATE_LR.value,
                   target_transform=discrete.pnas_target_transform(tabular),
                   refit=discrete.PNAS_SURROGATE_REFIT.value, refit_epochs=discrete.PNAS_SURROGATE_REFIT_EPOCHS.value,
-                  restart_growth=discrete.PNAS_SURROGATE_RESTART_GROWTH.value or None)
+                  restart_growth=discrete.PNAS_SURROGATE_RESTART_GROWTH.value or None,
+                  refit_new_fraction=discrete.PNAS_SURROGATE_REFIT_NEW_FRACTION.value)
     settings = {"surrogate": list(kinds), **{f"surrogate_{k}": v for k, v in config.items()}}
     return (lambda encoder: Surrogate(encoder, kinds, **{k: config for k in kinds})), settings
 

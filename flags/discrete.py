@@ -77,9 +77,13 @@ PNAS_SURROGATE_REFIT = flags.DEFINE_enum(
     "predictor on new results [U]); cold: every refit from scratch (--pnas_surrogate_epochs passes over all "
     "results; cost grows with the square of the budget).")
 PNAS_SURROGATE_REFIT_EPOCHS = flags.DEFINE_integer(
-    "pnas_surrogate_refit_epochs", 100,
+    "pnas_surrogate_refit_epochs", 300,
     "PNAS: a warm refit trains this many passes' worth of minibatches over the results added since the last "
-    "refit (drawn from all results) [U; measured, docs/BENCHMARKS.md].", lower_bound=1)
+    "refit [U; measured, docs/BENCHMARKS.md].", lower_bound=1)
+PNAS_SURROGATE_REFIT_NEW_FRACTION = flags.DEFINE_float(
+    "pnas_surrogate_refit_new_fraction", 0.5,
+    "PNAS: part of every warm-refit batch drawn from the results added since the last refit; the rest is drawn "
+    "from all results (replay) [U; measured, docs/BENCHMARKS.md].", lower_bound=0.0, upper_bound=0.99)
 PNAS_SURROGATE_RESTART_GROWTH = flags.DEFINE_float(
     "pnas_surrogate_restart_growth", 1.25,
     "PNAS warm refits: fit from scratch again once the results have grown this many times since the last fresh "

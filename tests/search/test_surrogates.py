@@ -104,17 +104,25 @@ def test_spearman_and_bad_config():
         sg.Surrogate(sg.CategoricalTokens(nb.nasbench201_space()), ("gp",))
 
 
+class _Steps(list):
+    """The minibatch steps per call of the ensemble's network (a spy on StackedPredictors.train);
+    ``batches`` keeps each call's [steps, batch] indices."""
+
+    def __init__(self, ensemble):
+        super().__init__()
+        self.batches = []
+        train = ensemble.network.train
+
+        def spy(tokens, labels, batches):
+            self.append(len(batches))
+            self.batches.append(np.array(batches))
+            return train(tokens, labels, batches)
+
+        ensemble.network.train = spy
+
+
 def _train_steps(ensemble):
-    """Count the minibatch steps the ensemble's network runs (a spy on StackedPredictors.train)."""
-    calls = []
-    train = ensemble.network.train
-
-    def spy(tokens, labels, batches):
-        calls.append(len(batches))
-        return train(tokens, labels, batches)
-
-    ensemble.network.train = spy
-    return calls
+    return _Steps(ensemble)
 
 
 def test_warm_refits_continue_and_a_fresh_predictor_replays_them_exactly(data):
@@ -129,6 +137,9 @@ def test_warm_refits_continue_and_a_fresh_predictor_replays_them_exactly(data):
         search.refit(x, t, [40, 50, 60][:k], seed=5)
     # the first fit: 20 passes over 40 results; each warm refit: 20 passes' worth over the 10 new ones
     assert steps == [20, 4, 4]
+    # a warm refit draws half of every batch from the new results, the rest from all of them
+    new_rows = steps.batches[1] >= 40
+    assert (new_rows.sum(axis=1) >= new_rows.shape[1] // 2).all() and (steps.batches[1] < 40).any()
     resumed = sg.SurrogateEnsemble(encoder, config)
     resumed.fit(x[:30], t[:30], seed=9)  # whatever these weights went through before must not matter
     replay = _train_steps(resumed)

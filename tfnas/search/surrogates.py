@@ -85,8 +85,10 @@ class SurrogateConfig:
     and measured here (docs/BENCHMARKS.md).
 
     ``epochs``: passes over the data of a fit from scratch. ``refit``: "warm" (continue from the
-    previous refit for ``refit_epochs`` passes' worth of steps over the newly added results) or
-    "cold" (every refit from scratch)."""
+    previous refit for ``refit_epochs`` passes' worth of steps over the newly added results, a
+    ``refit_new_fraction`` of every batch drawn from those, the rest from all results; from scratch
+    again once the data has grown ``restart_growth``-fold since the last fresh fit, never if None)
+    or "cold" (every refit from scratch)."""
 
     kind: str = "lstm"
     num_members: int = 5
@@ -97,8 +99,9 @@ class SurrogateConfig:
     learning_rate: float = 0.003
     target_transform: str = "rank"
     refit: str = "warm"
-    refit_epochs: int = 100
+    refit_epochs: int = 300
     restart_growth: float | None = 1.25
+    refit_new_fraction: float = 0.5
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -109,6 +112,8 @@ class SurrogateConfig:
             raise ValueError(f"refit must be one of {REFITS}, got {self.refit!r}")
         if self.num_members < 1:
             raise ValueError(f"num_members must be >= 1, got {self.num_members}")
+        if not 0.0 <= self.refit_new_fraction < 1.0:
+            raise ValueError(f"refit_new_fraction must be in [0, 1), got {self.refit_new_fraction}")
         if self.restart_growth is not None and self.restart_growth <= 1.0:
             raise ValueError(f"restart_growth must be > 1 (or None: never restart), got {self.restart_growth}")
         if min(self.epochs, self.refit_epochs, self.batch_size) < 1:
@@ -175,7 +180,8 @@ class SurrogateEnsemble:
                 self.network.initialise(rng)
                 self._train(tokens[:n], y[:n], masks[:n], rng, self.config.epochs * n)
             else:
-                self._train(tokens[:n], y[:n], masks[:n], rng, self.config.refit_epochs * (n - sizes[i - 1]))
+                self._train(tokens[:n], y[:n], masks[:n], rng, self.config.refit_epochs * (n - sizes[i - 1]),
+                            new_from=sizes[i - 1])
         if start == len(sizes):  # nothing new to train: the scale must still be this chain's
             self._fit_scale(y)
         self._lineage = lineage
@@ -210,16 +216,21 @@ class SurrogateEnsemble:
         return out
 
     def _train(self, tokens: np.ndarray, y: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
-               samples: int) -> None:
-        """About ``samples`` minibatch examples (whole batches, in passes over the data drawn from
-        ``rng``), every member on its own split; the target scale is refitted to ``y`` first."""
+               samples: int, new_from: int | None = None) -> None:
+        """About ``samples`` minibatch examples, every member on its own split; the target scale is
+        refitted to ``y`` first. Batches are passes over the data drawn from ``rng``; with ``new_from``
+        (a warm refit), ``refit_new_fraction`` of every batch comes from the results from that index on
+        (what the weights have not seen) and the rest from all results (replayed, so nothing is forgotten)."""
         self._fit_scale(y)
         labels = np.concatenate([self._to_unit(y)[:, None], mask], axis=1).astype(np.float32)
         n = len(y)
         batch = min(self.config.batch_size, n)
         steps = math.ceil(samples / batch)
-        order = np.concatenate([rng.permutation(n) for _ in range(math.ceil(steps * batch / n))])
-        self.network.train(tokens, labels, order[: steps * batch].reshape(steps, batch))
+        fresh = 0 if new_from is None else min(batch - 1, round(batch * self.config.refit_new_fraction))
+        parts = [_passes(rng, np.arange(n), steps * (batch - fresh)).reshape(steps, batch - fresh)]
+        if fresh:
+            parts.append(_passes(rng, np.arange(new_from, n), steps * fresh).reshape(steps, fresh))
+        self.network.train(tokens, labels, np.concatenate(parts, axis=1))
 
     def _member_masks(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """[n, M] 0/1: member m trains on the examples not in fold m. Folds are dealt in rounds of M
@@ -270,6 +281,13 @@ class SurrogateEnsemble:
     def _from_unit(self, u: np.ndarray) -> np.ndarray:
         knots_y, knots_u = self._scale
         return _interp(u, knots_u, knots_y)
+
+
+def _passes(rng: np.random.Generator, items: np.ndarray, count: int) -> np.ndarray:
+    """The first ``count`` entries of consecutive random permutations of ``items``."""
+    if count <= 0:
+        return np.zeros(0, np.int64)
+    return np.concatenate([rng.permutation(items) for _ in range(-(-count // len(items)))])[:count]
 
 
 def _interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
