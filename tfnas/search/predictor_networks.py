@@ -63,6 +63,7 @@ class StackedPredictors(tf.Module):
         self.adam_m = tf.Variable(tf.zeros([size]), name="adam_m")
         self.adam_v = tf.Variable(tf.zeros([size]), name="adam_v")
         self.adam_step = tf.Variable(0.0, name="adam_step")
+        self.steps_run = 0  # minibatch steps trained over this object's life (what refits cost)
         self._train = tf.function(self._train_steps, input_signature=[
             tf.TensorSpec([None, max_len], tf.int32), tf.TensorSpec([None, 1 + num_members], tf.float32),
             tf.TensorSpec([None, None], tf.int32)])
@@ -176,6 +177,7 @@ class StackedPredictors(tf.Module):
         """One Adam step per row of ``batches`` ([steps, batch] indices into tokens / labels)."""
         if len(batches) == 0:
             return float("nan")
+        self.steps_run += len(batches)
         return float(self._train(tf.constant(tokens, tf.int32), tf.constant(labels, tf.float32),
                                  tf.constant(batches, tf.int32)))
 
