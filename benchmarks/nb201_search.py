@@ -32,14 +32,17 @@ import tfnas  # noqa: E402,F401
 import numpy as np  # noqa: E402
 
 from tfnas.benchmarks import nasbench201 as nb  # noqa: E402
+from tfnas.hardware.litert import device_identity  # noqa: E402
 from tfnas.search.evolution import RegularizedEvolution  # noqa: E402
 from tfnas.search.pnas import SMBOSearcher  # noqa: E402
 from tfnas.search.random import RandomSearch  # noqa: E402
 from tfnas.search.surrogates import Surrogate  # noqa: E402
 
-SEARCHERS = ("random", "evolution", "evolution_dedup", "pnas_smbo", "pnas_smbo_lstm", "pnas_smbo_minmax")
-"""pnas_smbo: MLP ensemble, rank targets (the binary's defaults); _lstm: LSTM ensemble; _minmax: the
-paper's plain regression of the accuracy."""
+SEARCHERS = ("random", "evolution", "evolution_dedup", "pnas_smbo", "pnas_smbo_lstm", "pnas_smbo_minmax",
+             "pnas_smbo_cold")
+"""pnas_smbo: MLP ensemble, rank targets, warm-started refits (the binary's tabular defaults); _lstm: LSTM
+ensemble; _minmax: the paper's plain regression of the accuracy; _cold: every refit from scratch (the
+behaviour before refits were warm-started)."""
 
 
 def make_searcher(name: str, space, metric: str, seed: int, surrogates: dict, population_size: int = 10,
@@ -50,13 +53,14 @@ def make_searcher(name: str, space, metric: str, seed: int, surrogates: dict, po
         return RegularizedEvolution(space, metric, seed, population_size=population_size,
                                     tournament_size=tournament_size, deduplicate=name == "evolution_dedup")
     kind = "lstm" if name == "pnas_smbo_lstm" else "mlp"
-    transform = "minmax" if name == "pnas_smbo_minmax" else "rank"
+    config = {"target_transform": "minmax" if name == "pnas_smbo_minmax" else "rank",
+              "refit": "cold" if name == "pnas_smbo_cold" else "warm"}
 
     def factory(encoder):
-        # One compiled predictor per variant for all runs: every refit re-initialises it from the
-        # searcher's seed, so sharing changes no result and saves a model build per search.
+        # One built predictor per variant for all runs: a predictor replays a searcher's refits unless
+        # its weights came from exactly those, so sharing changes no result and saves a build per search.
         if name not in surrogates:
-            surrogates[name] = Surrogate(encoder, (kind,), **{kind: {"target_transform": transform}})
+            surrogates[name] = Surrogate(encoder, (kind,), **{kind: config})
         return surrogates[name]
 
     return SMBOSearcher(space, metric, seed, batch_size=10, initial_size=20, surrogate_factory=factory)
@@ -107,7 +111,8 @@ def main() -> None:
     surrogates: dict = {}
     start = time.time()
     results: dict = {"seeds": args.seeds, "budgets": budgets, "mean_best": {}, "std_best": {},
-                     "evaluations_to_optimum": {}, "optimum": {}}
+                     "evaluations_to_optimum": {}, "optimum": {}, "seconds_per_searcher": {},
+                     "device": device_identity()}
 
     def cap_for(name: str) -> int:
         return args.pnas_max_evaluations if name.startswith("pnas") else args.max_evaluations
@@ -131,6 +136,7 @@ def main() -> None:
                 b: round(float(curves[:, b - 1].mean()), 4) for b in budgets if b <= curves.shape[1]}
             results["std_best"].setdefault(objective, {})[name] = {
                 b: round(float(curves[:, b - 1].std()), 4) for b in budgets if b <= curves.shape[1]}
+            results["seconds_per_searcher"].setdefault(objective, {})[name] = round(time.time() - t, 1)
             hits = [h for h in found if h is not None]
             results["evaluations_to_optimum"].setdefault(objective, {})[name] = {
                 "found": f"{len(hits)}/{args.seeds}", "cap": cap_for(name),

@@ -70,21 +70,22 @@ def setup(method: str, progressive: bool = False) -> Setup:
     from tfnas.search.training_evaluator import CandidateTraining, TrainingEvaluator
     from tfnas.spaces import pnas
 
-    n, f = discrete.PNAS_CELLS.value, discrete.PNAS_FILTERS.value
+    n, f, cell_output = discrete.PNAS_CELLS.value, discrete.PNAS_FILTERS.value, discrete.PNAS_CELL_OUTPUT.value
     training = CandidateTraining(
         epochs=discrete.PNAS_EPOCHS_PER_CANDIDATE.value, batch_size=common.BATCH_SIZE.value,
         steps_per_epoch=common.STEPS_PER_EPOCH.value, learning_rate=discrete.CANDIDATE_LEARNING_RATE.value,
-        weight_decay=discrete.CANDIDATE_WEIGHT_DECAY.value,
+        weight_decay=discrete.CANDIDATE_WEIGHT_DECAY.value, weight_decay_type=discrete.CANDIDATE_WEIGHT_DECAY_TYPE.value,
         validation_portion=discrete.CANDIDATE_VALIDATION_PORTION.value, augment=discrete.CANDIDATE_AUGMENT.value,
         seed=common.SEED.value, verbose=common.VERBOSE.value)
     data = load_image_data(common.DATASET.value, common.DATA_DIR.value)
 
     def build(arch: Architecture, num_classes: int, input_shape):
-        return pnas.build_network(pnas.to_genotype(arch), num_classes, input_shape, cells_per_stage=n, filters=f)
+        return pnas.build_network(pnas.to_genotype(arch), num_classes, input_shape, cells_per_stage=n, filters=f,
+                                  cell_output=cell_output)
 
     evaluator = TrainingEvaluator(data, build, training)
     config.update(dataset=common.DATASET.value, blocks=discrete.PNAS_BLOCKS.value, cells=n, filters=f,
-                  candidate=dataclasses.asdict(training))
+                  cell_output=cell_output, candidate=dataclasses.asdict(training))
     space = None if progressive else pnas.fixed_size_space(discrete.PNAS_BLOCKS.value)
     extra = {"dataset": common.DATASET.value, "space": "pnas"}
     return Setup(False, evaluator, evaluator.metric, space, lambda a: pnas.to_genotype(a).to_json()["blocks"],

@@ -1,15 +1,18 @@
 """PNAS: progressive search with LSTM / MLP predictor ensembles.
 
 Real mode (default) is the paper's progressive search in its block-cell space, every candidate
-a Keras child network trained on --dataset:
+a Keras child network trained on --dataset, with the paper's settings by default (B=5, K=256,
+N=2, F=24, 20 epochs, LSTM and MLP predictor ensembles regressing the accuracy, every block
+concatenated into the cell output as in PNASNet-5):
 
-  python -m binaries.search_pnas --dataset=cifar10 --output_dir=runs/pnas     # B=5, K=256, N=2, F=24, 20 epochs
+  python -m binaries.search_pnas --dataset=cifar10 --output_dir=runs/pnas
   python -m binaries.search_pnas --dataset=mnist_embedded --pnas_blocks=2 --pnas_beam_size=2 \
       --pnas_initial_cells=4 --pnas_cells=1 --pnas_filters=8 --pnas_epochs_per_candidate=1 \
       --steps_per_epoch=5 --output_dir=runs/pnas_tiny
 
 Tabular mode runs PNAS' SMBO core on NAS-Bench-201 (a cell there has no partial form, so the
-predictor ranks all unseen cells and the top --smbo_batch_size are evaluated per refit):
+predictor ranks all unseen cells and the top --smbo_batch_size are evaluated per refit; its
+predictor defaults are measured ones: the MLP ensemble with rank targets):
 
   python -m binaries.search_pnas --benchmark=nasbench201 --objective=cifar10 --max_evaluations=100 \
       --output_dir=runs/pnas_nb201
@@ -31,20 +34,27 @@ from tfnas.search.surrogates import Surrogate
 flags_help.show_in_help()
 
 
-def surrogate_factory():
-    kinds = ("lstm", "mlp") if discrete.PNAS_SURROGATE.value == "both" else (discrete.PNAS_SURROGATE.value,)
+def surrogate_factory(tabular: bool):
+    kinds = discrete.pnas_surrogate_kinds(tabular)
     config = dict(num_members=discrete.PNAS_ENSEMBLE_SIZE.value, embed_dim=discrete.PNAS_SURROGATE_UNITS.value,
                   units=discrete.PNAS_SURROGATE_UNITS.value, epochs=discrete.PNAS_SURROGATE_EPOCHS.value,
                   learning_rate=discrete.PNAS_SURROGATE_LR.value,
-                  target_transform=discrete.PNAS_TARGET_TRANSFORM.value)
+                  target_transform=discrete.pnas_target_transform(tabular),
+                  refit=discrete.PNAS_SURROGATE_REFIT.value, refit_epochs=discrete.PNAS_SURROGATE_REFIT_EPOCHS.value,
+                  restart_growth=discrete.PNAS_SURROGATE_RESTART_GROWTH.value or None,
+                  refit_new_fraction=discrete.PNAS_SURROGATE_REFIT_NEW_FRACTION.value)
     settings = {"surrogate": list(kinds), **{f"surrogate_{k}": v for k, v in config.items()}}
     return (lambda encoder: Surrogate(encoder, kinds, **{k: config for k in kinds})), settings
 
 
 def search():
+    growth = discrete.PNAS_SURROGATE_RESTART_GROWTH.value
+    if 0 < growth <= 1:
+        raise _discrete.FlagError(f"--pnas_surrogate_restart_growth={growth} must be > 1 (a growth factor) or 0 "
+                                  "(never restart warm refits from scratch)")
     tabular = discrete.BENCHMARK.value is not None
     s = _discrete.setup("pnas", progressive=not tabular)
-    factory, settings = surrogate_factory()
+    factory, settings = surrogate_factory(tabular)
     s.config.update(settings)
     if tabular:
         s.config.update(smbo_batch_size=discrete.SMBO_BATCH_SIZE.value, smbo_initial_size=discrete.SMBO_INITIAL_SIZE.value)

@@ -38,10 +38,13 @@ MAX_LATENCY_MS = flags.DEFINE_float(
 
 # --- regularized evolution ------------------------------------------------------------------------------------
 EVOLUTION_POPULATION_SIZE = flags.DEFINE_integer(
-    "evolution_population_size", 10, "Regularized evolution: population size P (the most recent P evaluated).",
-    lower_bound=1)
+    "evolution_population_size", 10,
+    "Regularized evolution: population size P (the most recent P evaluated). Default 10 is NAS-Bench-201's "
+    "setting for its table; Real et al. 2019 used P=100 on their large CIFAR-10 runs.", lower_bound=1)
 EVOLUTION_TOURNAMENT_SIZE = flags.DEFINE_integer(
-    "evolution_tournament_size", 5, "Regularized evolution: tournament size S (<= P).", lower_bound=1)
+    "evolution_tournament_size", 5,
+    "Regularized evolution: tournament size S (<= P). Default 5 is NAS-Bench-201's setting; Real et al. 2019 "
+    "used S=25 (with P=100).", lower_bound=1)
 EVOLUTION_DEDUPLICATE = flags.DEFINE_bool(
     "evolution_deduplicate", False,
     "Regularized evolution: redraw a child that was already evaluated (off in the paper).")
@@ -60,20 +63,45 @@ SMBO_BATCH_SIZE = flags.DEFINE_integer(
 SMBO_INITIAL_SIZE = flags.DEFINE_integer(
     "smbo_initial_size", 20, "PNAS tabular SMBO: random architectures evaluated before the first fit.", lower_bound=1)
 PNAS_SURROGATE = flags.DEFINE_enum(
-    "pnas_surrogate", "mlp", ["lstm", "mlp", "both"],
-    "PNAS predictor: LSTM ensemble, MLP ensemble, or both (mean of the two). The paper compares both.")
+    "pnas_surrogate", None, ["lstm", "mlp", "both"],
+    "PNAS predictor: LSTM ensemble, MLP ensemble, or both (mean of the two). Default: both in real mode (the "
+    "paper's LSTM and MLP ensembles), mlp in tabular mode (measured: as good on NAS-Bench-201, ~5x cheaper).")
 PNAS_ENSEMBLE_SIZE = flags.DEFINE_integer(
     "pnas_ensemble_size", 5, "PNAS: predictors per ensemble, each trained on a different 4/5 split (paper: 5).",
     lower_bound=1)
 PNAS_SURROGATE_UNITS = flags.DEFINE_integer(
     "pnas_surrogate_units", 100, "PNAS: embedding size and LSTM / MLP hidden units D (paper: 100).", lower_bound=1)
 PNAS_SURROGATE_EPOCHS = flags.DEFINE_integer(
-    "pnas_surrogate_epochs", 100, "PNAS: passes over the data per predictor fit [U in the paper].", lower_bound=1)
+    "pnas_surrogate_epochs", 100, "PNAS: passes over the data of the predictor's first fit (from scratch) [U].",
+    lower_bound=1)
+PNAS_SURROGATE_REFIT = flags.DEFINE_enum(
+    "pnas_surrogate_refit", "warm", ["warm", "cold"],
+    "PNAS: warm: every refit after the first continues from the previous one (the paper fine-tunes its "
+    "predictor on new results [U]); cold: every refit from scratch (--pnas_surrogate_epochs passes over all "
+    "results; cost grows with the square of the budget).")
+PNAS_SURROGATE_REFIT_EPOCHS = flags.DEFINE_integer(
+    "pnas_surrogate_refit_epochs", 300,
+    "PNAS: a warm refit trains this many passes' worth of minibatches over the results added since the last "
+    "refit [U; measured, docs/BENCHMARKS.md].", lower_bound=1)
+PNAS_SURROGATE_REFIT_NEW_FRACTION = flags.DEFINE_float(
+    "pnas_surrogate_refit_new_fraction", 0.5,
+    "PNAS: part of every warm-refit batch drawn from the results added since the last refit; the rest is drawn "
+    "from all results (replay) [U; measured, docs/BENCHMARKS.md].", lower_bound=0.0, upper_bound=0.99)
+PNAS_SURROGATE_RESTART_GROWTH = flags.DEFINE_float(
+    "pnas_surrogate_restart_growth", 1.25,
+    "PNAS warm refits: fit from scratch again once the results have grown this many times since the last fresh "
+    "fit (a warm start keeps the basin of a fit on much less data; geometric restarts keep the cost linear). "
+    "0: never [measured, docs/BENCHMARKS.md].", lower_bound=0.0)
 PNAS_SURROGATE_LR = flags.DEFINE_float("pnas_surrogate_lr", 0.003, "PNAS: Adam learning rate of the predictors [U].")
 PNAS_TARGET_TRANSFORM = flags.DEFINE_enum(
-    "pnas_target_transform", "rank", ["rank", "minmax"],
+    "pnas_target_transform", None, ["rank", "minmax"],
     "PNAS: what the predictors regress. minmax: the accuracy scaled into the sigmoid's range (the paper's "
-    "plain regression); rank: the accuracy's rank among the training data (measured better on NAS-Bench-201).")
+    "plain regression; the real-mode default); rank: the accuracy's rank among the training data (the "
+    "tabular default: measured better on NAS-Bench-201).")
+PNAS_CELL_OUTPUT = flags.DEFINE_enum(
+    "pnas_cell_output", "all_blocks", ["all_blocks", "unused_blocks"],
+    "Real mode: what a PNAS cell concatenates into its output. all_blocks: every block, as the released "
+    "PNASNet-5 does; unused_blocks: only blocks no other block reads (NASNet's rule).")
 
 # --- candidate training (real mode) --------------------------------------------------------------------------------
 PNAS_EPOCHS_PER_CANDIDATE = flags.DEFINE_integer(
@@ -86,9 +114,33 @@ PNAS_FILTERS = flags.DEFINE_integer(
 CANDIDATE_LEARNING_RATE = flags.DEFINE_float(
     "candidate_learning_rate", 0.025, "Real mode: initial SGD learning rate of a candidate (cosine decay) [U].")
 CANDIDATE_WEIGHT_DECAY = flags.DEFINE_float(
-    "candidate_weight_decay", 3e-4, "Real mode: SGD weight decay of a candidate [U].")
+    "candidate_weight_decay", 5e-4,
+    "Real mode: weight decay of a candidate [U for the search-time recipe; 5e-4 is the NASNet/PNASNet CIFAR "
+    "arg scope of the authors' released code]. 0 disables it.", lower_bound=0.0)
+CANDIDATE_WEIGHT_DECAY_TYPE = flags.DEFINE_enum(
+    "candidate_weight_decay_type", "l2", ["l2", "decoupled"],
+    "Real mode: l2: coupled L2 on conv / depthwise / dense kernels only (0.5 * wd * |w|^2 added to the loss, "
+    "as the authors' TF-slim code and PyTorch's SGD weight_decay do; BN and biases not decayed); decoupled: "
+    "tf-keras' SGD weight_decay (every variable, BN and biases included, shrunk by lr_t * wd before each step).")
 CANDIDATE_VALIDATION_PORTION = flags.DEFINE_float(
     "candidate_validation_portion", 0.1,
     "Real mode: part of the training split held out to score candidates (paper: 5k of CIFAR-10's 50k).")
 CANDIDATE_AUGMENT = flags.DEFINE_bool(
     "candidate_augment", True, "Real mode: random crop (and flip where labels allow) while training candidates.")
+
+
+# --- mode-dependent defaults ----------------------------------------------------------------------------------------
+REAL_MODE_SURROGATE, TABULAR_SURROGATE = "both", "mlp"
+REAL_MODE_TARGET_TRANSFORM, TABULAR_TARGET_TRANSFORM = "minmax", "rank"
+
+
+def pnas_surrogate_kinds(tabular: bool) -> tuple[str, ...]:
+    """--pnas_surrogate as predictor kinds: the paper's LSTM + MLP ensembles in real mode, the
+    measured MLP ensemble in tabular mode, unless the flag is given."""
+    value = PNAS_SURROGATE.value or (TABULAR_SURROGATE if tabular else REAL_MODE_SURROGATE)
+    return ("lstm", "mlp") if value == "both" else (value,)
+
+
+def pnas_target_transform(tabular: bool) -> str:
+    """--pnas_target_transform: the paper's regression (minmax) in real mode, rank in tabular mode."""
+    return PNAS_TARGET_TRANSFORM.value or (TABULAR_TARGET_TRANSFORM if tabular else REAL_MODE_TARGET_TRANSFORM)

@@ -1,4 +1,6 @@
 """PNAS searchers: the tabular SMBO core and the progressive search, incl. exact resume."""
+import json
+
 import numpy as np
 import pytest
 
@@ -12,15 +14,17 @@ from tfnas.spaces import pnas
 FAST = dict(num_members=3, embed_dim=16, units=16, epochs=40)
 
 
-def fast_surrogate(kinds=("mlp",), shared=None):
-    """A small predictor factory; with ``shared`` (a dict) all searchers of a test reuse one compiled
-    model (every refit re-initialises it from the searcher's seed; test_surrogates checks that two
-    separately built predictors refit identically)."""
+def fast_surrogate(kinds=("mlp",), shared=None, **config):
+    """A small predictor factory; with ``shared`` (a dict) all searchers of a test reuse one built
+    predictor (a predictor replays a searcher's refits unless its weights came from exactly
+    those refits; test_surrogates checks that two separately built predictors refit identically)."""
+    settings = {k: dict(FAST, **config) for k in kinds}
+
     def factory(encoder):
         if shared is None:
-            return Surrogate(encoder, kinds, **{k: FAST for k in kinds})
+            return Surrogate(encoder, kinds, **settings)
         if "surrogate" not in shared:
-            shared["surrogate"] = Surrogate(encoder, kinds, **{k: FAST for k in kinds})
+            shared["surrogate"] = Surrogate(encoder, kinds, **settings)
         return shared["surrogate"]
     return factory
 
@@ -66,6 +70,25 @@ def test_smbo_restored_state_gives_identical_proposals(evaluator):
         resumed.set_state(first.get_state())
         assert resumed.queue == first.queue
         assert head + proposals(resumed, evaluator, 27 - cut) == reference, cut
+
+
+@pytest.mark.parametrize("restart_growth", [None, 1.5])  # warm refits only, and with fresh restarts
+def test_smbo_stopped_and_resumed_with_a_new_predictor_gives_the_uninterrupted_history(evaluator, restart_growth):
+    space = evaluator.space()
+    make = lambda: SMBOSearcher(space, evaluator.metric, seed=2, batch_size=5, initial_size=10,
+                                surrogate_factory=fast_surrogate(restart_growth=restart_growth))
+    uninterrupted = make()
+    run_search(uninterrupted, evaluator, 32)
+    assert uninterrupted.fit_sizes == [10, 15, 20, 25, 30]
+    for cut in (17, 25):  # inside a predicted batch, and at a refit
+        first = make()
+        run_search(first, evaluator, cut)
+        state = json.loads(json.dumps(first.get_state()))  # what searcher_state.json holds
+        resumed = make()  # a new process: a predictor that has seen nothing replays the refits
+        resumed.set_state(state)
+        run_search(resumed, evaluator, 32)
+        assert resumed.history == uninterrupted.history, cut
+        assert resumed.spearman_log == uninterrupted.spearman_log
 
 
 def test_smbo_batches_are_the_predicted_best_unseen_feasible_cells(evaluator):
@@ -119,8 +142,9 @@ def test_progressive_levels_beam_and_finish():
     assert len(searcher.spearman_log) == 2
 
 
-def test_progressive_restored_state_gives_identical_proposals():
-    evaluator, shared = CellScore(), {}
+@pytest.mark.parametrize("share", [True, False])  # one predictor for all, or a new one per searcher (replay)
+def test_progressive_restored_state_gives_identical_proposals(share):
+    evaluator, shared = CellScore(), ({} if share else None)
     make = lambda: ProgressiveSearcher(evaluator.metric, seed=1, max_blocks=3, beam_size=3, initial_cells=8,
                                        surrogate_factory=fast_surrogate(shared=shared))
     key = lambda a: pnas.to_genotype(a).key()

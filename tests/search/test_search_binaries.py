@@ -80,6 +80,30 @@ def test_pnas_tabular_with_a_latency_limit(tmp_path):
     assert scalars(out)["surrogate/spearman_mlp"] == [20, 30]
 
 
+def test_pnas_tabular_rerun_resumes_to_the_uninterrupted_result(tmp_path):
+    args = ["--seed=4", "--smbo_initial_size=10", "--smbo_batch_size=5", *FAST_PNAS]
+    whole = run(search_pnas, str(tmp_path / "whole"), "--max_evaluations=36", *args)
+    part = str(tmp_path / "part")
+    run(search_pnas, part, "--max_evaluations=22", *args)  # stopped inside a predicted batch
+    resumed = run(search_pnas, part, "--max_evaluations=36", *args)  # a new predictor replays the refits
+    assert resumed["history"] == whole["history"] and resumed["surrogate_spearman"] == whole["surrogate_spearman"]
+    assert whole["config"]["surrogate"] == ["mlp"] and whole["config"]["surrogate_target_transform"] == "rank"
+    assert whole["config"]["surrogate_refit"] == "warm"
+
+
+def test_pnas_predictor_defaults_depend_on_the_mode():
+    FLAGS.unparse_flags()
+    FLAGS(["binary"])
+    from flags import discrete
+    assert discrete.pnas_surrogate_kinds(tabular=False) == ("lstm", "mlp")  # the paper's two ensembles
+    assert discrete.pnas_target_transform(tabular=False) == "minmax"  # the paper's regression of accuracy
+    assert discrete.pnas_surrogate_kinds(tabular=True) == ("mlp",)  # measured on NAS-Bench-201
+    assert discrete.pnas_target_transform(tabular=True) == "rank"
+    FLAGS(["binary", "--pnas_surrogate=lstm", "--pnas_target_transform=rank"])
+    assert discrete.pnas_surrogate_kinds(tabular=False) == ("lstm",)
+    assert discrete.pnas_target_transform(tabular=False) == "rank"
+
+
 @pytest.mark.parametrize("args, error, message", [
     (["--device=eyeriss", "--max_latency_ms=1.0"], "BenchmarkError", "no NAS-Bench-201 cell meets"),
     (["--device=toaster"], "BenchmarkError", "unknown --device 'toaster'"),
@@ -93,6 +117,11 @@ def test_bad_flags_fail_clearly_before_searching(tmp_path, args, error, message)
         run(search_evolution, out, "--max_evaluations=5", *args)
     assert type(info.value).__name__ == error
     assert not os.path.exists(os.path.join(out, "searcher_state.json"))
+
+
+def test_a_restart_growth_of_at_most_one_is_refused(tmp_path):
+    with pytest.raises(_discrete.FlagError, match="--pnas_surrogate_restart_growth=1.0 must be > 1"):
+        run(search_pnas, str(tmp_path / "pnas"), "--pnas_surrogate_restart_growth=1", *FAST_PNAS)
 
 
 def test_latency_flags_need_tabular_mode():

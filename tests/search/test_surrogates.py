@@ -102,3 +102,84 @@ def test_spearman_and_bad_config():
         sg.SurrogateConfig(kind="gru")
     with pytest.raises(ValueError, match="kinds"):
         sg.Surrogate(sg.CategoricalTokens(nb.nasbench201_space()), ("gp",))
+
+
+class _Steps(list):
+    """The minibatch steps per call of the ensemble's network (a spy on StackedPredictors.train);
+    ``batches`` keeps each call's [steps, batch] indices."""
+
+    def __init__(self, ensemble):
+        super().__init__()
+        self.batches = []
+        train = ensemble.network.train
+
+        def spy(tokens, labels, batches):
+            self.append(len(batches))
+            self.batches.append(np.array(batches))
+            return train(tokens, labels, batches)
+
+        ensemble.network.train = spy
+
+
+def _train_steps(ensemble):
+    return _Steps(ensemble)
+
+
+def test_warm_refits_continue_and_a_fresh_predictor_replays_them_exactly(data):
+    archs, y, train, test = data
+    encoder = sg.CategoricalTokens(nb.nasbench201_space())
+    config = sg.SurrogateConfig(kind="mlp", **dict(FAST, num_members=2, units=8, embed_dim=8, epochs=20,
+                                                   refit_epochs=20, restart_growth=None))
+    x, t, x_test = [archs[i] for i in train], y[train], [archs[i] for i in test[:200]]
+    search = sg.SurrogateEnsemble(encoder, config)
+    steps = _train_steps(search)
+    for k in (1, 2, 3):  # a search refits at 40, then 50, then 60 results
+        search.refit(x, t, [40, 50, 60][:k], seed=5)
+    # the first fit: 20 passes over 40 results; each warm refit: 20 passes' worth over the 10 new ones
+    assert steps == [20, 4, 4]
+    # a warm refit draws half of every batch from the new results, the rest from all of them
+    new_rows = steps.batches[1] >= 40
+    assert (new_rows.sum(axis=1) >= new_rows.shape[1] // 2).all() and (steps.batches[1] < 40).any()
+    resumed = sg.SurrogateEnsemble(encoder, config)
+    resumed.fit(x[:30], t[:30], seed=9)  # whatever these weights went through before must not matter
+    replay = _train_steps(resumed)
+    resumed.refit(x, t, [40, 50, 60], seed=5)
+    assert replay == [20, 4, 4]
+    np.testing.assert_array_equal(search.predict_members(x_test), resumed.predict_members(x_test))
+    # warm-started is not the same as one fit from scratch on the 60 results
+    cold = sg.SurrogateEnsemble(encoder, dataclasses_replace(config, refit="cold"))
+    cold.refit(x, t, [40, 50, 60], seed=5)
+    assert not np.array_equal(search.predict_members(x_test), cold.predict_members(x_test))
+
+
+def test_refits_restart_from_scratch_once_the_data_has_grown_enough(data):
+    archs, y, train, test = data
+    encoder = sg.CategoricalTokens(nb.nasbench201_space())
+    config = sg.SurrogateConfig(kind="mlp", **dict(FAST, num_members=2, units=8, embed_dim=8, epochs=10,
+                                                   refit_epochs=10, restart_growth=1.5))
+    x, t, x_test = [archs[i] for i in train], y[train], [archs[i] for i in test[:200]]
+    chain = sg.SurrogateEnsemble(encoder, config)
+    assert chain._fresh_starts([20, 25, 30, 40, 50, 60]) == {0, 2, 4}  # 30 >= 1.5 x 20, 50 >= 1.5 x 30
+    steps = _train_steps(chain)
+    chain.refit(x, t, [20, 25, 30, 40], seed=2)
+    assert steps == [10, 3]  # only the last fresh start (at 30) and the warm refit after it (at 40) run
+    single = sg.SurrogateEnsemble(encoder, config)
+    single.refit(x, t, [30, 40], seed=2)  # refits before a fresh start leave no trace
+    np.testing.assert_array_equal(chain.predict_members(x_test), single.predict_members(x_test))
+    with pytest.raises(ValueError, match="restart_growth"):
+        sg.SurrogateConfig(restart_growth=1.0)
+    with pytest.raises(ValueError, match="fit_sizes must increase"):
+        chain.refit(x, t, [40, 30], seed=2)
+
+
+def dataclasses_replace(config, **changes):
+    import dataclasses
+    return dataclasses.replace(config, **changes)
+
+
+def test_spearman_matches_scipy_with_ties():
+    from scipy import stats
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        a, b = rng.integers(0, 6, 40).astype(float), rng.normal(size=40).round(1)
+        assert sg.spearman(a, b) == pytest.approx(stats.spearmanr(a, b).correlation, abs=1e-12)

@@ -65,3 +65,34 @@ def test_same_candidate_same_score_and_graphs_are_freed(evaluator):
     assert again["val_loss"] == pytest.approx(first["val_loss"], rel=1e-4)
     # nothing of the trained candidates' train graphs survives (memory stays flat over a search)
     assert train_graphs() - before == set()
+
+
+def test_weight_decay_is_coupled_l2_on_kernels_only_by_default():
+    import tensorflow as tf
+    from tfnas.search import training_evaluator as te
+
+    assert CandidateTraining().weight_decay_type == "l2"
+    model = pnas.build_network(pnas.PnasGenotype(((1, "sep_conv_3x3", 0, "conv_1x7_7x1"),)), 10, (8, 8, 1),
+                               cells_per_stage=1, filters=4)
+    kernels = te.kernel_variables(model)
+    names = {w.name for w in kernels}
+    assert any("depthwise_kernel" in n for n in names) and any("classifier" in n for n in names)
+    assert not any("gamma" in n or "beta" in n or "bias" in n for n in names)  # BN and biases are not decayed
+    te.add_kernel_l2(model, 1e-3)
+    expected = 0.5 * 1e-3 * sum(float(tf.reduce_sum(tf.square(k))) for k in kernels)
+    assert float(tf.add_n(model.losses)) == pytest.approx(expected, rel=1e-5)
+    with tf.GradientTape() as tape:  # the penalty's gradient is weight_decay * kernel (PyTorch / TF-slim)
+        penalty = tf.add_n(model.losses)
+    grads = tape.gradient(penalty, kernels)
+    np.testing.assert_allclose(grads[0].numpy(), 1e-3 * kernels[0].numpy(), rtol=1e-5)
+
+
+def test_decoupled_weight_decay_trains_too(evaluator):
+    decoupled = TrainingEvaluator(evaluator.data, evaluator.build_model,
+                                  CandidateTraining(epochs=1, batch_size=32, steps_per_epoch=8, learning_rate=0.05,
+                                                    weight_decay_type="decoupled"))
+    cell = pnas.PnasGenotype(((1, "sep_conv_3x3", 0, "max_pool_3x3"),)).to_arch()
+    a, b = decoupled.evaluate(cell), evaluator.evaluate(cell)
+    assert np.isfinite(a["val_loss"]) and a["train_loss"] != b["train_loss"]  # the default adds the L2 term
+    with pytest.raises(ValueError, match="weight_decay_type"):
+        TrainingEvaluator(evaluator.data, evaluator.build_model, CandidateTraining(weight_decay_type="adamw"))

@@ -68,10 +68,14 @@ def test_fixed_size_space_round_trip():
         assert pnas.to_genotype(cell.to_arch()) == cell
 
 
-def test_unused_blocks_form_the_cell_output():
+def test_cell_output_is_every_block_as_in_pnasnet5_or_the_unused_ones_under_nasnets_rule():
     cell = pnas.PnasGenotype(((0, "identity", 1, "identity"), (2, "identity", 1, "identity"),
                               (0, "identity", 0, "max_pool_3x3")))
     assert cell.unused_blocks() == [1, 2]
+    assert cell.output_blocks() == [0, 1, 2]  # PNASNet-5 concatenates block 0 although block 1 reads it
+    assert cell.output_blocks("unused_blocks") == [1, 2]
+    with pytest.raises(base.GenotypeError, match="unknown PNAS cell output 'last'"):
+        cell.output_blocks("last")
 
 
 def test_child_network_stem_stages_and_reductions():
@@ -85,6 +89,14 @@ def test_child_network_stem_stages_and_reductions():
     adds = [l for l in model.layers if isinstance(l, tf.keras.layers.Add)]
     assert len(adds) == 5 * 3
     concat_shapes = [l.output.shape for l in model.layers if isinstance(l, tf.keras.layers.Concatenate)]
-    assert [s[1:] for s in concat_shapes] == [(32, 32, 16), (16, 16, 32), (16, 16, 32), (8, 8, 64), (8, 8, 64)]
+    # every cell concatenates its 3 blocks (PNASNet-5): 3 x filters channels
+    assert [s[1:] for s in concat_shapes] == [(32, 32, 24), (16, 16, 48), (16, 16, 48), (8, 8, 96), (8, 8, 96)]
     bigger = pnas.build_network(cell, 10, (32, 32, 3), cells_per_stage=2, filters=16)
     assert bigger.count_params() > 2 * model.count_params()
+    # NASNet's rule: block 0 is read by block 1, so only blocks 1 and 2 are concatenated
+    nasnet_rule = pnas.build_network(cell, 10, (32, 32, 3), cells_per_stage=1, filters=8, cell_output="unused_blocks")
+    concat_shapes = [l.output.shape for l in nasnet_rule.layers if isinstance(l, tf.keras.layers.Concatenate)]
+    assert [s[1:] for s in concat_shapes] == [(32, 32, 16), (16, 16, 32), (16, 16, 32), (8, 8, 64), (8, 8, 64)]
+    assert nasnet_rule(np.zeros((2, 32, 32, 3), np.float32), training=False).shape == (2, 10)
+    with pytest.raises(base.GenotypeError, match="cell output"):
+        pnas.build_network(cell, 10, (32, 32, 3), cell_output="nasnet")

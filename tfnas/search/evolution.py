@@ -11,6 +11,9 @@ with identical proposals.
 
 Reused by hardware-aware (HURRICANE) and transformer (ViTAS) search: the mutation, the random
 initial sampler and a feasibility constraint (e.g. a latency or FLOPs budget) are parameters.
+
+Defaults P = 10, S = 5 are the setting NAS-Bench-201's authors ran on their table, not the
+paper's: Real et al. ran P = 100, S = 25 on their large CIFAR-10 runs (docs/METHODS.md).
 """
 from __future__ import annotations
 
@@ -31,8 +34,10 @@ class RegularizedEvolution(Searcher):
     Args:
       space: the categorical space (its own constraints always apply).
       objective: metric name to optimise; ``mode`` says whether larger ("max") or smaller is better.
-      population_size: P, the number of most recent evaluations that form the population.
-      tournament_size: S, members sampled per tournament (the best becomes the parent).
+      population_size: P, the number of most recent evaluations that form the population
+        (default 10, NAS-Bench-201's choice; the paper's large runs: 100).
+      tournament_size: S, members sampled per tournament (the best becomes the parent; default 5,
+        NAS-Bench-201's; the paper's large runs: 25).
       mutation: ``(parent, rng) -> child``; default: change one random choice to another option
         (the paper's op/hidden-state mutations are single-choice changes too).
       sampler: ``rng -> arch`` for the random initial population; default ``space.sample``.

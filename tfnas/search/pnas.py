@@ -14,9 +14,11 @@ rank the candidates, queue the top K":
   (every feasible architecture when the space is small enough, else a large random sample).
 
 Both keep their whole state in ``get_state`` (history, RNG, the queued batch with the
-predictions made for it, the expansion level, per-batch Spearman), and the predictor is refitted
-deterministically from the searcher's seed and the history, so a restored search proposes
-exactly what an uninterrupted one would.
+predictions made for it, the expansion level, per-batch Spearman, and the history lengths at
+which the predictor was refitted). A refit is a deterministic function of the searcher's seed,
+the history and those lengths (warm-started refits continue from the previous one; a restored
+searcher's predictor replays them: ``Surrogate.refit``), so a restored search proposes exactly
+what an uninterrupted one would.
 """
 from __future__ import annotations
 
@@ -32,19 +34,32 @@ from tfnas.spaces.pnas import DEFAULT_MAX_BLOCKS, PnasGenotype, PnasTokens, all_
 SurrogateFactory = Callable[[TokenEncoder], Surrogate]
 
 
+def measured_tabular_surrogate(encoder: TokenEncoder) -> Surrogate:
+    """The SMBO default: an MLP ensemble of 5 regressing ranks (measured on NAS-Bench-201, docs/BENCHMARKS.md)."""
+    return Surrogate(encoder, ("mlp",), mlp={"target_transform": "rank"})
+
+
+def paper_surrogate(encoder: TokenEncoder) -> Surrogate:
+    """The progressive search's default, PNAS' predictor: LSTM and MLP ensembles of 5 regressing the
+    accuracy (scaled into the sigmoid's range), their mean ranking the candidates."""
+    config = {"target_transform": "minmax"}
+    return Surrogate(encoder, ("lstm", "mlp"), lstm=config, mlp=config)
+
+
 class _SurrogateBatchSearcher(Searcher):
     """Proposals come from a queue of predicted-best batches; a new batch is ranked when it empties."""
 
     def __init__(self, space: CategoricalSpace, objective: str, seed: int, mode: str,
-                 encoder: TokenEncoder, surrogate_factory: SurrogateFactory | None):
+                 encoder: TokenEncoder, surrogate_factory: SurrogateFactory):
         super().__init__(space, objective, seed, mode)
         self.encoder = encoder
-        self._surrogate_factory = surrogate_factory or (lambda enc: Surrogate(enc, ("mlp",)))
+        self._surrogate_factory = surrogate_factory
         self._surrogate: Surrogate | None = None
         self.queue: list[dict[str, Any]] = []  # [{"arch", "predicted": {kind: value}}] not yet proposed
         self.batch: list[dict[str, Any]] = []  # the current batch, with "measured" filled in by tell
         self.num_batches = 0
         self.spearman_log: list[dict[str, Any]] = []  # one entry per finished predicted batch
+        self.fit_sizes: list[int] = []  # number of results at each predictor refit so far
         self._seen: set[str] = set()
 
     # --- to implement -------------------------------------------------------------------------------
@@ -81,8 +96,10 @@ class _SurrogateBatchSearcher(Searcher):
     def _fit_surrogate(self) -> Surrogate:
         archs = [h["arch"] for h in self.history]
         targets = [self.score(h["metrics"]) for h in self.history]
-        # Seeded by (searcher seed, number of results): a restored search refits identically.
-        return self.surrogate.fit(archs, targets, seed=int(self.seed) * 100_003 + len(self.history))
+        if not self.fit_sizes or self.fit_sizes[-1] != len(self.history):
+            self.fit_sizes.append(len(self.history))
+        # A function of (seed, history, fit sizes): a restored search refits identically.
+        return self.surrogate.refit(archs, targets, self.fit_sizes, seed=int(self.seed))
 
     def _predict(self, archs: Sequence[Architecture]) -> dict[str, np.ndarray]:
         return self.surrogate.predict_by_kind(archs)
@@ -114,7 +131,8 @@ class _SurrogateBatchSearcher(Searcher):
     # --- state -----------------------------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         return {**super().get_state(), "queue": [dict(i) for i in self.queue], "batch": [dict(i) for i in self.batch],
-                "num_batches": self.num_batches, "spearman_log": [dict(e) for e in self.spearman_log]}
+                "num_batches": self.num_batches, "spearman_log": [dict(e) for e in self.spearman_log],
+                "fit_sizes": list(self.fit_sizes)}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         super().set_state(state)
@@ -122,6 +140,7 @@ class _SurrogateBatchSearcher(Searcher):
         self.batch = [dict(i) for i in state["batch"]]
         self.num_batches = int(state["num_batches"])
         self.spearman_log = [dict(e) for e in state["spearman_log"]]
+        self.fit_sizes = [int(n) for n in state.get("fit_sizes", [])]  # absent in states of earlier versions
         self._seen = {self._key(h["arch"]) for h in self.history}
 
 
@@ -131,7 +150,8 @@ class SMBOSearcher(_SurrogateBatchSearcher):
     Args:
       batch_size: K, architectures evaluated per predictor refit.
       initial_size: size of the random first batch (before any predictor exists).
-      surrogate_factory: ``encoder -> Surrogate``; default an MLP ensemble of 5 (rank targets).
+      surrogate_factory: ``encoder -> Surrogate``; default ``measured_tabular_surrogate`` (MLP ensemble
+        of 5, rank targets).
       max_enumerate: enumerate every feasible architecture as a candidate when the space has at
         most this many, else rank ``num_candidates`` random feasible ones per batch.
     """
@@ -141,7 +161,8 @@ class SMBOSearcher(_SurrogateBatchSearcher):
     def __init__(self, space: CategoricalSpace, objective: str, seed: int = 0, mode: str = "max",
                  batch_size: int = 10, initial_size: int = 20, surrogate_factory: SurrogateFactory | None = None,
                  encoder: TokenEncoder | None = None, max_enumerate: int = 200_000, num_candidates: int = 20_000):
-        super().__init__(space, objective, seed, mode, encoder or CategoricalTokens(space), surrogate_factory)
+        super().__init__(space, objective, seed, mode, encoder or CategoricalTokens(space),
+                         surrogate_factory or measured_tabular_surrogate)
         if batch_size < 1 or initial_size < 1:
             raise ValueError(f"batch_size and initial_size must be >= 1, got {batch_size}, {initial_size}")
         self.batch_size = batch_size
@@ -224,7 +245,7 @@ class ProgressiveSearcher(_SurrogateBatchSearcher):
     (b-1)-block cells are expanded by every distinct next block, the predictor (refitted on
     every result so far) ranks the unseen expansions, and the top K are trained. The search
     finishes after level ``max_blocks`` (B); with the paper's B = 5, K = 256 that is
-    136 + 4 x 256 = 1,160 trained cells.
+    136 + 4 x 256 = 1,160 trained cells. The default predictor is the paper's (``paper_surrogate``).
     """
 
     name = "pnas"
@@ -237,7 +258,8 @@ class ProgressiveSearcher(_SurrogateBatchSearcher):
         if initial_cells is not None and initial_cells < 1:
             raise ValueError(f"initial_cells must be >= 1 (or None for all 136), got {initial_cells}")
         # The space is implicit (tfnas.spaces.pnas); there is no CategoricalSpace of variable-size cells.
-        super().__init__(None, objective, seed, mode, PnasTokens(max_blocks), surrogate_factory)  # type: ignore[arg-type]
+        super().__init__(None, objective, seed, mode, PnasTokens(max_blocks),  # type: ignore[arg-type]
+                         surrogate_factory or paper_surrogate)
         self.max_blocks = max_blocks
         self.beam_size = beam_size
         self.initial_cells = initial_cells

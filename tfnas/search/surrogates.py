@@ -11,28 +11,39 @@ masking) let both predict cells with more blocks than any they were trained on, 
 progressive search relies on.
 
 Training follows the paper: L1 loss, Adam, an ensemble of ``num_members`` predictors, member
-``m`` trained on all folds but fold ``m`` of a random 5-fold split. Engineering for speed on
-CPU: all members of an ensemble live in one Keras model (one ``fit``, one ``predict``), the
-model is built and compiled once and re-initialised from a numpy RNG for every refit, and the
-minibatch order is drawn from the same RNG, so a refit depends only on (data, seed): a search
-restored from its state refits exactly as the uninterrupted one did.
+``m`` trained on all folds but fold ``m`` of a random 5-fold split.
+
+Refits during a search (``Surrogate.refit``) are warm-started by default: the first fit of a
+search trains from scratch (``epochs`` passes), every later one continues from the previous
+weights and optimizer state for ``refit_epochs`` passes' worth of minibatches over the results
+added since (drawn from all results), so a search's refits cost in all about one fit on its
+final data, linear in the budget instead of quadratic. PNAS' Algorithm 1 fine-tunes its
+predictor on the new data in the same way [U: from memory of the paper]; ``refit="cold"`` is
+the earlier behaviour (every refit from scratch, ``epochs`` passes over everything).
+
+Exact resume: a refit is a deterministic function of (seed, the history, the history lengths at
+which the search refitted), which the searchers keep in their JSON state. An ensemble
+remembers a digest of the data of every refit its current weights went through; a refit whose
+earlier refits match continues, anything else (a restored search, a predictor shared by several
+searches) replays the chain from the first fit, bit for bit the same. Folds and minibatch
+orders come from numpy RNGs seeded from (seed, number of results); the TensorFlow side
+(``tfnas.search.predictor_networks``, imported when the first ensemble is built, so tabular
+searches that never fit stay free of TensorFlow) is traced once per ensemble.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import math
 from typing import Protocol, Sequence
 
 import numpy as np
-import tensorflow as tf
-from scipy import stats
 
 from tfnas.search.api import Architecture, CategoricalSpace
 
-keras = tf.keras
-
 KINDS = ("lstm", "mlp")
 TARGET_TRANSFORMS = ("minmax", "rank")
-STEPS_PER_EXECUTION = 64  # training steps per tf.function call: the predictors are tiny, Python overhead is not
+REFITS = ("warm", "cold")
 
 
 class TokenEncoder(Protocol):
@@ -70,7 +81,14 @@ class CategoricalTokens:
 @dataclasses.dataclass(frozen=True)
 class SurrogateConfig:
     """Predictor hyper-parameters. PNAS: D = 100 for embeddings and the LSTM state, 2 x 100 MLP,
-    ensembles of 5, L1 + Adam; epochs, batch size, learning rate are [U] and measured here."""
+    ensembles of 5, L1 + Adam; epochs, batch size, learning rate and the refit schedule are [U]
+    and measured here (docs/BENCHMARKS.md).
+
+    ``epochs``: passes over the data of a fit from scratch. ``refit``: "warm" (continue from the
+    previous refit for ``refit_epochs`` passes' worth of steps over the newly added results, a
+    ``refit_new_fraction`` of every batch drawn from those, the rest from all results; from scratch
+    again once the data has grown ``restart_growth``-fold since the last fresh fit, never if None)
+    or "cold" (every refit from scratch)."""
 
     kind: str = "lstm"
     num_members: int = 5
@@ -80,24 +98,35 @@ class SurrogateConfig:
     batch_size: int = 64
     learning_rate: float = 0.003
     target_transform: str = "rank"
+    refit: str = "warm"
+    refit_epochs: int = 300
+    restart_growth: float | None = 1.25
+    refit_new_fraction: float = 0.5
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"surrogate kind must be one of {KINDS}, got {self.kind!r}")
         if self.target_transform not in TARGET_TRANSFORMS:
             raise ValueError(f"target_transform must be one of {TARGET_TRANSFORMS}, got {self.target_transform!r}")
+        if self.refit not in REFITS:
+            raise ValueError(f"refit must be one of {REFITS}, got {self.refit!r}")
         if self.num_members < 1:
             raise ValueError(f"num_members must be >= 1, got {self.num_members}")
+        if not 0.0 <= self.refit_new_fraction < 1.0:
+            raise ValueError(f"refit_new_fraction must be in [0, 1), got {self.refit_new_fraction}")
+        if self.restart_growth is not None and self.restart_growth <= 1.0:
+            raise ValueError(f"restart_growth must be > 1 (or None: never restart), got {self.restart_growth}")
+        if min(self.epochs, self.refit_epochs, self.batch_size) < 1:
+            raise ValueError(f"epochs, refit_epochs and batch_size must be >= 1, got {self.epochs}, "
+                             f"{self.refit_epochs}, {self.batch_size}")
 
 
-def _masked_l1(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
-    """L1 loss per member on its own split: y_true = [target, mask_1..mask_M], y_pred = [M]."""
-    target, mask = y_true[:, :1], y_true[:, 1:]
-    return tf.reduce_sum(mask * tf.abs(target - y_pred)) / tf.maximum(tf.reduce_sum(mask), 1.0)
+def _rng(*words: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(w) % 2 ** 63 for w in words])))
 
 
 class SurrogateEnsemble:
-    """``num_members`` LSTM or MLP predictors trained together in one Keras model.
+    """``num_members`` LSTM or MLP predictors trained together (stacked weights, one optimizer).
 
     The output is a sigmoid, as in PNAS, so targets are mapped into [0.1, 0.9] (by their rank or
     by the training range, ``SurrogateConfig.target_transform``) and predictions mapped back by
@@ -105,88 +134,123 @@ class SurrogateEnsemble:
     """
 
     def __init__(self, encoder: TokenEncoder, config: SurrogateConfig = SurrogateConfig()):
+        from tfnas.search.predictor_networks import StackedPredictors  # TensorFlow only once a predictor is built
+
         self.encoder = encoder
         self.config = config
-        self.model = self._build()
-        self.model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=_masked_l1,
-                           steps_per_execution=STEPS_PER_EXECUTION)
-        self._initial_biases = {w.name: w.numpy() for w in self.model.weights if _is_bias(w)}
+        self.network = StackedPredictors(config.kind, config.num_members, encoder.vocab_size, encoder.max_len,
+                                         encoder.group_size, config.embed_dim, config.units, config.learning_rate)
         self._scale: tuple[np.ndarray, np.ndarray] | None = None  # (target knots, unit knots)
+        self._lineage: list[str] = []  # digests of the refits the current weights went through
 
-    # --- model ------------------------------------------------------------------------------------
-    def _build(self) -> keras.Model:
-        c, enc = self.config, self.encoder
-        tokens = keras.Input((enc.max_len,), dtype="int32", name="tokens")
-        outputs = []
-        for m in range(c.num_members):
-            embed = keras.layers.Embedding(enc.vocab_size, c.embed_dim, mask_zero=(c.kind == "lstm"),
-                                           name=f"member{m}_embedding")(tokens)
-            if c.kind == "lstm":
-                hidden = keras.layers.LSTM(c.units, unroll=True, name=f"member{m}_lstm")(embed)
-            else:
-                hidden = _GroupAverage(enc.group_size, name=f"member{m}_block_average")([embed, tokens])
-                hidden = keras.layers.Dense(c.units, "relu", name=f"member{m}_dense1")(hidden)
-                hidden = keras.layers.Dense(c.units, "relu", name=f"member{m}_dense2")(hidden)
-            outputs.append(keras.layers.Dense(1, "sigmoid", name=f"member{m}_out")(hidden))
-        out = outputs[0] if len(outputs) == 1 else keras.layers.Concatenate(name="members")(outputs)
-        return keras.Model(tokens, out, name=f"{c.kind}_ensemble")
-
-    def _reinitialise(self, rng: np.random.Generator) -> None:
-        """Fresh weights from ``rng`` (Glorot kernels, orthogonal recurrent kernels, PNAS' U(-0.1, 0.1)
-        embeddings, Keras' initial biases) and a zeroed optimizer: a refit never depends on an earlier one."""
-        for w in self.model.weights:
-            shape = tuple(w.shape)
-            if _is_bias(w):
-                value = self._initial_biases[w.name]
-            elif "embeddings" in w.name:
-                value = rng.uniform(-0.1, 0.1, shape)
-            elif "recurrent_kernel" in w.name:
-                q, r = np.linalg.qr(rng.normal(size=(shape[1], shape[0])))
-                value = (q * np.sign(np.diag(r))).T
-            else:
-                limit = np.sqrt(6.0 / (shape[0] + shape[-1]))
-                value = rng.uniform(-limit, limit, shape)
-            w.assign(np.asarray(value, np.float32))
-        for v in self.model.optimizer.variables:
-            v.assign(tf.zeros_like(v))
-
-    # --- fit / predict ---------------------------------------------------------------------------------
+    # --- fit -------------------------------------------------------------------------------------------
     def fit(self, archs: Sequence[Architecture], targets: Sequence[float], seed: int) -> "SurrogateEnsemble":
-        """Train every member on its 4/5 split of (archs, targets); deterministic given ``seed``."""
-        tokens = self.encoder.encode(archs)
+        """Train every member from scratch on its 4/5 split of (archs, targets); deterministic given ``seed``."""
+        tokens, y = self._data(archs, targets)
+        rng = _rng(seed)
+        self.network.initialise(rng)
+        self._train(tokens, y, self._member_masks(len(y), rng), rng, self.config.epochs * len(y))
+        self._lineage = []  # not part of any refit chain
+        return self
+
+    def refit(self, archs: Sequence[Architecture], targets: Sequence[float], fit_sizes: Sequence[int],
+              seed: int) -> "SurrogateEnsemble":
+        """The predictor a search has after refitting on its first ``fit_sizes[0]``, ``fit_sizes[1]``, ...
+        results (``archs``/``targets`` in evaluation order, at least ``fit_sizes[-1]`` of them).
+
+        Warm: a fit from scratch at ``fit_sizes[0]``, then one continued fit per later size. Only
+        the refits these weights have not been through yet are run. Cold: one fit from scratch on
+        the first ``fit_sizes[-1]`` results, seeded by (seed, that number).
+        """
+        sizes = [int(s) for s in fit_sizes]
+        if not sizes or any(b <= a for a, b in zip(sizes, sizes[1:])) or sizes[-1] > len(archs):
+            raise ValueError(f"fit_sizes must increase and stay within the {len(archs)} results, got {sizes}")
+        if self.config.refit == "cold":
+            return self.fit(archs[: sizes[-1]], targets[: sizes[-1]], seed=int(seed) * 100_003 + sizes[-1])
+        tokens, y = self._data(archs[: sizes[-1]], targets[: sizes[-1]])
+        lineage = self._digests(tokens, y, sizes, seed)
+        fresh = self._fresh_starts(sizes)
+        done = len(self._lineage) if self._lineage == lineage[: len(self._lineage)] else 0
+        start = max(done, max(i for i in fresh if i < len(sizes)))  # refits before a fresh start leave no trace
+        masks = self._member_masks(sizes[-1], _rng(seed, 0))  # prefix-stable: a result keeps its fold
+        for i in range(start, len(sizes)):
+            n = sizes[i]
+            rng = _rng(seed, n)
+            if i in fresh:
+                self.network.initialise(rng)
+                self._train(tokens[:n], y[:n], masks[:n], rng, self.config.epochs * n)
+            else:
+                self._train(tokens[:n], y[:n], masks[:n], rng, self.config.refit_epochs * (n - sizes[i - 1]),
+                            new_from=sizes[i - 1])
+        if start == len(sizes):  # nothing new to train: the scale must still be this chain's
+            self._fit_scale(y)
+        self._lineage = lineage
+        return self
+
+    def _fresh_starts(self, sizes: Sequence[int]) -> set[int]:
+        """Indices of the refits that start from scratch: the first, and each one whose data has grown
+        ``restart_growth``-fold since the last fresh start (a warm start keeps the basin of a fit on
+        much less data; geometric restarts keep the total cost linear in the number of results)."""
+        fresh, last = {0}, sizes[0]
+        for i, n in enumerate(sizes[1:], 1):
+            if self.config.restart_growth and n >= self.config.restart_growth * last:
+                fresh.add(i)
+                last = n
+        return fresh
+
+    def _data(self, archs: Sequence[Architecture], targets: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
         y = np.asarray(targets, np.float64)
         if len(y) == 0:
             raise ValueError("cannot fit a surrogate on no data")
+        return self.encoder.encode(archs), y
+
+    @staticmethod
+    def _digests(tokens: np.ndarray, y: np.ndarray, sizes: Sequence[int], seed: int) -> list[str]:
+        """One digest per refit of (seed, its data): what identifies the weights after it."""
+        h, out, start = hashlib.sha1(str(int(seed)).encode()), [], 0
+        for n in sizes:
+            h.update(np.ascontiguousarray(tokens[start:n]).tobytes())
+            h.update(np.ascontiguousarray(y[start:n]).tobytes())
+            out.append(f"{n}:{h.copy().hexdigest()}")
+            start = n
+        return out
+
+    def _train(self, tokens: np.ndarray, y: np.ndarray, mask: np.ndarray, rng: np.random.Generator,
+               samples: int, new_from: int | None = None) -> None:
+        """About ``samples`` minibatch examples, every member on its own split; the target scale is
+        refitted to ``y`` first. Batches are passes over the data drawn from ``rng``; with ``new_from``
+        (a warm refit), ``refit_new_fraction`` of every batch comes from the results from that index on
+        (what the weights have not seen) and the rest from all results (replayed, so nothing is forgotten)."""
         self._fit_scale(y)
-        rng = np.random.Generator(np.random.PCG64(seed))
-        self._reinitialise(rng)
-        mask = self._member_masks(len(y), rng)
         labels = np.concatenate([self._to_unit(y)[:, None], mask], axis=1).astype(np.float32)
-        c = self.config
-        batch = min(c.batch_size, len(y))
-        order = np.concatenate([rng.permutation(len(y)) for _ in range(c.epochs)])
-        self.model.fit(tokens[order], labels[order], batch_size=batch, epochs=1, shuffle=False, verbose=0)
-        return self
+        n = len(y)
+        batch = min(self.config.batch_size, n)
+        steps = math.ceil(samples / batch)
+        fresh = 0 if new_from is None else min(batch - 1, round(batch * self.config.refit_new_fraction))
+        parts = [_passes(rng, np.arange(n), steps * (batch - fresh)).reshape(steps, batch - fresh)]
+        if fresh:
+            parts.append(_passes(rng, np.arange(new_from, n), steps * fresh).reshape(steps, fresh))
+        self.network.train(tokens, labels, np.concatenate(parts, axis=1))
 
     def _member_masks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """[n, M] 0/1: member m trains on the examples not in fold m. Folds are dealt in rounds of M
+        (one example per fold each), so the first k examples' folds do not depend on n."""
         m = self.config.num_members
         if m == 1 or n < 2 * m:  # too little data to hold a fold out: every member sees all of it
             return np.ones((n, m), np.float32)
-        folds = rng.permutation(n) % m
+        folds = np.concatenate([rng.permutation(m) for _ in range(-(-n // m))])[:n]
         return (folds[:, None] != np.arange(m)[None, :]).astype(np.float32)
 
-    def predict_members(self, archs: Sequence[Architecture] | None = None, *, tokens: np.ndarray | None = None,
-                        batch_size: int = 8192) -> np.ndarray:
+    # --- predict ---------------------------------------------------------------------------------------
+    def predict_members(self, archs: Sequence[Architecture] | None = None, *,
+                        tokens: np.ndarray | None = None) -> np.ndarray:
         """[n, num_members] predicted targets, in the targets' units, of ``archs`` or of their
         already encoded ``tokens`` (searchers that rank one fixed pool encode it once)."""
         if self._scale is None:
             raise RuntimeError("fit the surrogate before predicting")
         if tokens is None:
             tokens = self.encoder.encode(archs)
-        if len(tokens) == 0:
-            return np.zeros((0, self.config.num_members))
-        out = self.model.predict(tokens, batch_size=batch_size, verbose=0).reshape(len(tokens), -1)
-        return self._from_unit(out.astype(np.float64))
+        return self._from_unit(self.network.predict(tokens).astype(np.float64))
 
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
         """Ensemble mean prediction per architecture."""
@@ -219,6 +283,13 @@ class SurrogateEnsemble:
         return _interp(u, knots_u, knots_y)
 
 
+def _passes(rng: np.random.Generator, items: np.ndarray, count: int) -> np.ndarray:
+    """The first ``count`` entries of consecutive random permutations of ``items``."""
+    if count <= 0:
+        return np.zeros(0, np.int64)
+    return np.concatenate([rng.permutation(items) for _ in range(-(-count // len(items)))])[:count]
+
+
 def _interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     """Piecewise-linear map through increasing knots, extended linearly beyond both ends (strictly
     monotone, so predictions beyond the training range keep their order)."""
@@ -227,29 +298,6 @@ def _interp(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
     hi_slope = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
     out = np.where(x < xp[0], fp[0] + (x - xp[0]) * lo_slope, out)
     return np.where(x > xp[-1], fp[-1] + (x - xp[-1]) * hi_slope, out)
-
-
-class _GroupAverage(keras.layers.Layer):
-    """Concatenate the embeddings of each group's tokens, then average over non-padding groups."""
-
-    def __init__(self, group_size: int, **kwargs):
-        super().__init__(**kwargs)
-        self.group_size = group_size
-
-    def call(self, inputs):
-        embed, tokens = inputs
-        length, dim = embed.shape[1], embed.shape[2]
-        groups = tf.reshape(embed, [-1, length // self.group_size, self.group_size * dim])
-        present = tf.cast(tf.reduce_any(tf.reshape(tokens, [-1, length // self.group_size, self.group_size]) > 0,
-                                        axis=-1), embed.dtype)[:, :, None]
-        return tf.reduce_sum(groups * present, axis=1) / tf.maximum(tf.reduce_sum(present, axis=1), 1.0)
-
-    def get_config(self):
-        return {**super().get_config(), "group_size": self.group_size}
-
-
-def _is_bias(w: tf.Variable) -> bool:
-    return w.name.split("/")[-1].startswith("bias")
 
 
 class Surrogate:
@@ -265,8 +313,16 @@ class Surrogate:
                           for k in self.kinds}
 
     def fit(self, archs: Sequence[Architecture], targets: Sequence[float], seed: int) -> "Surrogate":
+        """Every ensemble from scratch on (archs, targets)."""
         for i, ensemble in enumerate(self.ensembles.values()):
             ensemble.fit(archs, targets, seed * 7 + i)
+        return self
+
+    def refit(self, archs: Sequence[Architecture], targets: Sequence[float], fit_sizes: Sequence[int],
+              seed: int) -> "Surrogate":
+        """Every ensemble as a search leaves it after refits at ``fit_sizes`` (SurrogateEnsemble.refit)."""
+        for i, ensemble in enumerate(self.ensembles.values()):
+            ensemble.refit(archs, targets, fit_sizes, seed * 7 + i)
         return self
 
     def predict_by_kind(self, archs: Sequence[Architecture] | None = None, *,
@@ -283,8 +339,21 @@ class Surrogate:
 
 
 def spearman(predicted: Sequence[float], measured: Sequence[float]) -> float:
-    """Spearman rank correlation (PNAS' measure of a predictor); NaN when either side is constant."""
+    """Spearman rank correlation (PNAS' measure of a predictor); NaN when either side is constant.
+
+    The Pearson correlation of the average ranks (ties share their mean rank), as
+    ``scipy.stats.spearmanr``; numpy only, so importing the searchers stays cheap."""
     predicted, measured = np.asarray(predicted, np.float64), np.asarray(measured, np.float64)
     if len(predicted) < 2 or np.ptp(predicted) == 0 or np.ptp(measured) == 0:
         return float("nan")
-    return float(stats.spearmanr(predicted, measured).correlation)
+    return float(np.corrcoef(_average_ranks(predicted), _average_ranks(measured))[0, 1])
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``x``, tied values sharing the mean of their ranks."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x), np.float64)
+    ranks[order] = np.arange(1, len(x) + 1)
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return (sums / counts)[inverse]

@@ -9,7 +9,16 @@ The held-out part is a fixed seeded cut of the training split (PNAS: 45k train /
 validation on CIFAR-10, a 0.1 portion); the test split is never looked at during search.
 
 Training is a plain ``compile``/``fit`` (SGD with momentum and a cosine learning-rate decay, the
-usual child-network recipe) through ``tfnas.data``'s resumable ``train_stream``. Every candidate
+usual child-network recipe) through ``tfnas.data``'s resumable ``train_stream``.
+
+Weight decay (PNAS gives no search-time recipe [U]): by default coupled L2 on the kernels
+(``weight_decay_type="l2"``): ``0.5 * wd * |w|^2`` of every conv, depthwise and dense kernel is
+added to the loss, so its gradient ``wd * w`` goes through momentum like any other gradient. That
+is how the authors' TF-slim NASNet/PNASNet code regularises (``l2_regularizer`` on conv and FC
+weights only; its CIFAR scope uses 5e-4) and what PyTorch's ``SGD(weight_decay=)`` does to the
+parameters it is given. ``"decoupled"`` is tf-keras 2.21's ``SGD(weight_decay=)``: before each
+step every trainable variable (BN scales and offsets and biases too) is shrunk by
+``lr_t * wd * w``, lr_t the current (cosine-decayed) learning rate, outside the momentum. Every candidate
 starts from the same seed, so an architecture's score does not depend on when it was trained,
 and a resumed search re-trains the interrupted candidate to the same number.
 """
@@ -28,6 +37,8 @@ from tfnas.search.api import Architecture
 
 keras = tf.keras
 
+WEIGHT_DECAY_TYPES = ("l2", "decoupled")
+"""l2: coupled L2 on kernels, in the loss (TF-slim / PyTorch style); decoupled: tf-keras' SGD weight_decay."""
 ModelBuilder = Callable[[Architecture, int, tuple[int, int, int]], "keras.Model"]
 """(arch, num_classes, input_shape) -> an uncompiled Keras model returning logits."""
 
@@ -57,7 +68,8 @@ class CandidateTraining:
     steps_per_epoch: int | None = None
     learning_rate: float = 0.025
     momentum: float = 0.9
-    weight_decay: float = 3e-4
+    weight_decay: float = 5e-4
+    weight_decay_type: str = "l2"  # WEIGHT_DECAY_TYPES
     validation_portion: float = 0.1
     augment: bool = True
     seed: int = 0
@@ -75,6 +87,8 @@ class TrainingEvaluator:
     def __init__(self, data: ImageData, build_model: ModelBuilder, training: CandidateTraining = CandidateTraining()):
         if training.epochs < 1:
             raise ValueError(f"candidates need at least one training epoch, got {training.epochs}")
+        if training.weight_decay_type not in WEIGHT_DECAY_TYPES:
+            raise ValueError(f"weight_decay_type must be one of {WEIGHT_DECAY_TYPES}, got {training.weight_decay_type!r}")
         self.data = data
         self.build_model = build_model
         self.training = training
@@ -97,8 +111,11 @@ class TrainingEvaluator:
         model = self.build_model(arch, self.data.num_classes, self.data.image_shape)
         total_steps = t.epochs * self.steps
         schedule = keras.optimizers.schedules.CosineDecay(t.learning_rate, total_steps)
+        decoupled = t.weight_decay_type == "decoupled"
+        if t.weight_decay and not decoupled:
+            add_kernel_l2(model, t.weight_decay)
         optimizer = _SingleDeviceSGD(schedule, momentum=t.momentum, nesterov=True,
-                                         weight_decay=t.weight_decay or None)
+                                     weight_decay=(t.weight_decay or None) if decoupled else None)
         model.compile(optimizer=optimizer,
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
@@ -119,3 +136,15 @@ class TrainingEvaluator:
         gc.collect()
         self.num_trained += 1
         return metrics
+
+
+def kernel_variables(model: "keras.Model") -> list[tf.Variable]:
+    """The trainable conv, depthwise, pointwise and dense kernels of ``model`` (no BN, no biases)."""
+    return [w for w in model.trainable_weights if w.name.split("/")[-1].split(":")[0].endswith("kernel")]
+
+
+def add_kernel_l2(model: "keras.Model", weight_decay: float) -> None:
+    """Coupled L2: ``0.5 * weight_decay * sum |k|^2`` over the kernels joins the model's losses
+    (gradient ``weight_decay * k``, as TF-slim's l2_regularizer and PyTorch's SGD weight_decay)."""
+    kernels = kernel_variables(model)
+    model.add_loss(lambda: 0.5 * weight_decay * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels]))

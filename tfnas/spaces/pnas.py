@@ -16,8 +16,11 @@ equal.
 The child network (``build_network``) is the paper's CIFAR layout: a 3x3 conv stem, then N
 cells, a reduction cell, N cells, a reduction cell, N cells (one cell structure for all; in a
 reduction cell the ops that read the cell inputs use stride 2 and the filters double), global
-average pooling and a softmax classifier. A cell's output concatenates the outputs of blocks no
-other block reads (NASNet/PNASNet's "unused hidden states").
+average pooling and a softmax classifier. A cell's output concatenates the outputs of all B
+blocks by default, as the authors' released PNASNet-5 does (slim's pnasnet.py marks only the
+two cell inputs as used hidden states, so every block, including one another block reads, is
+concatenated); ``cell_output="unused_blocks"`` concatenates only the blocks no other block reads,
+NASNet's rule.
 """
 from __future__ import annotations
 
@@ -38,6 +41,9 @@ OPS: tuple[str, ...] = (
 """The paper's 8 operations."""
 NUM_CELL_INPUTS = 2
 DEFAULT_MAX_BLOCKS = 5  # the paper's B
+CELL_OUTPUTS = ("all_blocks", "unused_blocks")
+"""What a cell concatenates: every block (PNASNet-5 as released, the default) or only the blocks no
+other block reads (NASNet's rule)."""
 
 Block = tuple[int, str, int, str]
 
@@ -84,9 +90,17 @@ class PnasGenotype:
         return len(self.blocks)
 
     def unused_blocks(self) -> list[int]:
-        """Blocks no later block reads: their outputs are concatenated into the cell output."""
+        """Blocks no later block reads (the cell output under NASNet's rule, ``cell_output="unused_blocks"``)."""
         used = {src - NUM_CELL_INPUTS for b in self.blocks for src in (b[0], b[2]) if src >= NUM_CELL_INPUTS}
         return [j for j in range(self.num_blocks) if j not in used]
+
+    def output_blocks(self, cell_output: str = "all_blocks") -> list[int]:
+        """The blocks whose outputs are concatenated into the cell output (``CELL_OUTPUTS``)."""
+        if cell_output == "all_blocks":
+            return list(range(self.num_blocks))
+        if cell_output == "unused_blocks":
+            return self.unused_blocks()
+        raise GenotypeError(f"unknown PNAS cell output {cell_output!r}; valid: {list(CELL_OUTPUTS)}")
 
     def expand(self, unique: bool = True) -> list["PnasGenotype"]:
         """Every cell with one more block (PNAS' expansion step)."""
@@ -237,8 +251,10 @@ def _op_layer(op: str, filters: int, stride: int):
     raise GenotypeError(f"unknown PNAS op {op!r}; valid ops: {list(OPS)}")
 
 
-def _cell(genotype: PnasGenotype, s0, s1, filters: int, reduction: bool, reduction_prev: bool):
-    """One cell on Keras tensors s0 = h_{c-2}, s1 = h_{c-1}; returns its output tensor."""
+def _cell(genotype: PnasGenotype, s0, s1, filters: int, reduction: bool, reduction_prev: bool,
+          cell_output: str = "all_blocks"):
+    """One cell on Keras tensors s0 = h_{c-2}, s1 = h_{c-1}; returns its output tensor (the
+    concatenation of ``genotype.output_blocks(cell_output)``)."""
     import tensorflow as tf
     from tfnas.ops import cell_ops
 
@@ -256,15 +272,18 @@ def _cell(genotype: PnasGenotype, s0, s1, filters: int, reduction: bool, reducti
         # A block of a reduction cell that reads only earlier blocks is already at half size;
         # one that mixes cell inputs and blocks sees both at half size, so the add is well-formed.
         states.append(keras.layers.Add()(branches))
-    unused = [states[NUM_CELL_INPUTS + j] for j in genotype.unused_blocks()]
-    return unused[0] if len(unused) == 1 else keras.layers.Concatenate()(unused)
+    outputs = [states[NUM_CELL_INPUTS + j] for j in genotype.output_blocks(cell_output)]
+    return outputs[0] if len(outputs) == 1 else keras.layers.Concatenate()(outputs)
 
 
 def build_network(genotype: PnasGenotype, num_classes: int, input_shape: Sequence[int], cells_per_stage: int = 2,
-                  filters: int = 24, num_reductions: int = 2, stem_multiplier: int = 3, name: str = "pnas_network"):
+                  filters: int = 24, num_reductions: int = 2, stem_multiplier: int = 3, name: str = "pnas_network",
+                  cell_output: str = "all_blocks"):
     """The PNAS CIFAR child network: stem, (N cells, reduction cell) x num_reductions, N cells, classifier.
 
     ``cells_per_stage`` is the paper's N and ``filters`` its F (N=2, F=24 while searching).
+    ``cell_output``: "all_blocks" (PNASNet-5: every block is concatenated) or "unused_blocks"
+    (NASNet's rule: only blocks no other block reads).
     """
     import tensorflow as tf
     from tfnas.ops import cell_ops
@@ -272,6 +291,7 @@ def build_network(genotype: PnasGenotype, num_classes: int, input_shape: Sequenc
     keras = tf.keras
     if cells_per_stage < 1 or filters < 2 or filters % 2:
         raise ValueError(f"need cells_per_stage >= 1 and an even filters >= 2, got N={cells_per_stage}, F={filters}")
+    genotype.output_blocks(cell_output)  # an unknown rule is a clear error before anything is built
     inputs = keras.Input(tuple(input_shape), name="image")
     x = keras.layers.Conv2D(stem_multiplier * filters, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
     x = cell_ops.batch_norm(True, name="stem_bn")(x)
@@ -279,11 +299,11 @@ def build_network(genotype: PnasGenotype, num_classes: int, input_shape: Sequenc
     channels, reduction_prev = filters, False
     for stage in range(num_reductions + 1):
         for _ in range(cells_per_stage):
-            s0, s1 = s1, _cell(genotype, s0, s1, channels, False, reduction_prev)
+            s0, s1 = s1, _cell(genotype, s0, s1, channels, False, reduction_prev, cell_output)
             reduction_prev = False
         if stage < num_reductions:
             channels *= 2
-            s0, s1 = s1, _cell(genotype, s0, s1, channels, True, reduction_prev)
+            s0, s1 = s1, _cell(genotype, s0, s1, channels, True, reduction_prev, cell_output)
             reduction_prev = True
     x = keras.layers.ReLU()(s1)
     x = keras.layers.GlobalAveragePooling2D()(x)
