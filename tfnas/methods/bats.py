@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from tfnas.errors import ConfigError
 from tfnas.methods.differentiable import BilevelSearch, SingleLevelSearch
-from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
+from tfnas.methods.differentiable_search import SearchConfig, architecture_optimizer, run_differentiable_search
 from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exported)
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.supernets.bats_supernet import BINARIZE, BatsSupernet
@@ -171,6 +171,7 @@ class BatsSearchConfig(SearchConfig):
     space: str = "bats"
     naive: bool = False
     temperature: float = 0.2
+    arch_step_budget: float = 0.0  # BATS keeps --arch_learning_rate fixed unless asked
     temperature_schedule: str = "constant"
     final_temperature: float | None = None
     binarize: str = "activations"
@@ -233,8 +234,7 @@ def build_bats_search_model(config: BatsSearchConfig, num_classes: int, steps_pe
                             teacher: keras.Model | None = None):
     """Supernet + BATS method model + optimizers (inside the distribution strategy's scope)."""
     supernet = build_supernet(config, num_classes)
-    arch_optimizer = keras.optimizers.Adam(config.arch_learning_rate, beta_1=config.arch_beta1, beta_2=0.999,
-                                           epsilon=1e-8)
+    arch_optimizer = architecture_optimizer(config, steps_per_epoch)
     common = dict(weight_decay=config.weight_decay, arch_weight_decay=config.arch_weight_decay,
                   grad_clip=config.grad_clip or None, teacher=teacher, kd_weight=config.kd_weight,
                   kd_temperature=config.kd_temperature)
