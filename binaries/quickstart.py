@@ -58,7 +58,9 @@ def run() -> dict:
         dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,
         seed=common.SEED.value, batch_size=common.BATCH_SIZE.value, epochs=qs.SEARCH_EPOCHS.value,
         steps_per_epoch=common.STEPS_PER_EPOCH.value, layers=qs.SEARCH_LAYERS.value,
-        init_channels=qs.CHANNELS.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value))
+        init_channels=qs.CHANNELS.value, train_portion=qs.SEARCH_TRAIN_PORTION.value,
+        temperature_schedule="constant" if qs.SEARCH_FINAL_TEMPERATURE.value == 1.0 else "exponential",
+        final_temperature=qs.SEARCH_FINAL_TEMPERATURE.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value))
     train = train_genotype(TrainConfig(
         output_dir=os.path.join(out, "train"), genotype=os.path.join(out, "search", "genotype.json"),
         dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,
@@ -77,7 +79,8 @@ def run() -> dict:
         "search": {"method": "single_darts", "space": "nasbench201", "epochs": qs.SEARCH_EPOCHS.value,
                    "supernet_val_accuracy": search["epochs"][-1].get("val_accuracy") if search["epochs"] else None,
                    "val_accuracy_on": search["validation_source"], "train_portion": search["train_portion"],
-                   "arch_learning_rate": search["arch_learning_rate"], "wall_time_s": search["wall_time_s"],
+                   "arch_learning_rate": search["arch_learning_rate"],
+                   "final_temperature": qs.SEARCH_FINAL_TEMPERATURE.value, "wall_time_s": search["wall_time_s"],
                    # how decided the search was: mean edge entropy vs uniform, each chosen op's margin
                    "decision": {"mean_entropy": decision["mean_entropy"],
                                 "uniform_entropy": search["decision"]["uniform_entropy"],

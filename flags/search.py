@@ -37,7 +37,15 @@ ARCH_ACTIVATION = flags.DEFINE_enum(
     "arch_activation", "softmax", ["softmax", "sigmoid"],
     "Op weights from alpha: softmax (DARTS and the published Single-DARTS; the default) or sigmoid "
     "(the first Single-DARTS version, which scored every op independently).")
-TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "Softmax temperature T: weights = softmax(alpha / T).")
+TEMPERATURE = flags.DEFINE_float(
+    "temperature", 1.0, "Softmax temperature T: weights = softmax(alpha / T) (at epoch 0 with a schedule). 1 = DARTS "
+    "and Single-DARTS.")
+TEMPERATURE_SCHEDULE = flags.DEFINE_enum(
+    "temperature_schedule", "constant", ["constant", "linear", "cosine", "exponential"],
+    "How the architecture softmax temperature moves from --temperature to --final_temperature over the search "
+    "epochs (reached at the last epoch). constant keeps --temperature (DARTS, Single-DARTS).")
+FINAL_TEMPERATURE = flags.DEFINE_float(
+    "final_temperature", None, "Temperature at the last epoch for a non-constant --temperature_schedule.")
 CHECKPOINT_CELLS = flags.DEFINE_bool(
     "checkpoint_cells", None, "Recompute cell activations in the backward pass instead of storing them "
     "(about half the memory for one extra forward pass). Default: on for darts, off for nasbench201.")
@@ -63,7 +71,8 @@ def search_config_kwargs() -> dict:
         weight_decay=WEIGHT_DECAY.value, grad_clip=GRAD_CLIP.value,
         arch_learning_rate=ARCH_LEARNING_RATE.value, arch_weight_decay=ARCH_WEIGHT_DECAY.value,
         arch_beta1=ARCH_BETA1.value, arch_activation=ARCH_ACTIVATION.value,
-        temperature=TEMPERATURE.value, checkpoint_cells=CHECKPOINT_CELLS.value,
+        temperature=TEMPERATURE.value, temperature_schedule=TEMPERATURE_SCHEDULE.value,
+        final_temperature=FINAL_TEMPERATURE.value, checkpoint_cells=CHECKPOINT_CELLS.value,
         distribution=common.DISTRIBUTION.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value,
         # unset: the method's own default (SearchConfig / BatsSearchConfig)
         **({} if ARCH_STEP_BUDGET.value is None else {"arch_step_budget": ARCH_STEP_BUDGET.value}))

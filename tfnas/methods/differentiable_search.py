@@ -30,6 +30,7 @@ from tfnas.training.arch_summaries import ArchitectureSummary, entropy
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
 from tfnas.files import write_json
 from tfnas.training.run_dir import RunDirectory
+from tfnas.training.temperature import TEMPERATURE_SCHEDULES, TemperatureSchedule
 
 keras = tf.keras
 
@@ -75,6 +76,8 @@ class SearchConfig:
     arch_beta1: float = 0.5
     arch_activation: str = "softmax"
     temperature: float = 1.0
+    temperature_schedule: str = "constant"  # tfnas.training.temperature: T from `temperature` to `final_temperature`
+    final_temperature: float | None = None
     checkpoint_cells: bool | None = None
     distribution: str = "default"
     fresh: bool = False
@@ -100,6 +103,14 @@ class SearchConfig:
                               f"{self.arch_learning_rate} and {self.arch_step_budget}")
         if self.method == "darts" and self.order == 2 and self.distribution != "default":
             raise ConfigError("second-order DARTS runs on one device: use --distribution=default or --order=1")
+        if self.temperature_schedule not in TEMPERATURE_SCHEDULES:
+            raise ConfigError(f"--temperature_schedule must be one of {TEMPERATURE_SCHEDULES}, "
+                              f"got {self.temperature_schedule!r}")
+        if self.temperature <= 0 or (self.final_temperature is not None and self.final_temperature <= 0):
+            raise ConfigError("--temperature and --final_temperature must be positive")
+        if self.arch_activation == "sigmoid" and (self.temperature != 1.0 or self.temperature_schedule != "constant"):
+            raise ConfigError("the temperature acts on the softmax: with --arch_activation=sigmoid use "
+                              "--temperature=1 --temperature_schedule=constant")
         for name in ("batch_size", "epochs", "init_channels"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
@@ -230,7 +241,10 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
         return record
 
     ckpt_cb = EpochCheckpoint(state, run_dir, epoch_record)
-    callbacks = [ckpt_cb, keras.callbacks.TensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
+    temperature = TemperatureSchedule(model.supernet, config.epochs, config.temperature, config.final_temperature,
+                                      config.temperature_schedule)
+    callbacks = [temperature, ckpt_cb,
+                 keras.callbacks.TensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
     if extra_callbacks is not None:
         callbacks = list(extra_callbacks(model)) + callbacks
     if start_epoch == 0:
