@@ -57,7 +57,9 @@ def run() -> dict:
         dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,
         seed=common.SEED.value, batch_size=common.BATCH_SIZE.value, epochs=qs.SEARCH_EPOCHS.value,
         steps_per_epoch=common.STEPS_PER_EPOCH.value, layers=qs.SEARCH_LAYERS.value,
-        init_channels=qs.CHANNELS.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value,
+        init_channels=qs.CHANNELS.value, train_portion=qs.SEARCH_TRAIN_PORTION.value,
+        temperature_schedule="constant" if qs.SEARCH_FINAL_TEMPERATURE.value == 1.0 else "exponential",
+        final_temperature=qs.SEARCH_FINAL_TEMPERATURE.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value,
         mixed_precision=common.MIXED_PRECISION.value))
     train = train_genotype(TrainConfig(
         output_dir=os.path.join(out, "train"), genotype=os.path.join(out, "search", "genotype.json"),
@@ -71,11 +73,18 @@ def run() -> dict:
                               method="benchmark_tool").to_json()
     write_json(os.path.join(out, "latency.json"), latency)
     arch = search["genotype"]["arch"]
+    decision = search["decision"]["cells"]["cell"]
     summary = {
         "genotype": arch,
         "search": {"method": "single_darts", "space": "nasbench201", "epochs": qs.SEARCH_EPOCHS.value,
                    "supernet_val_accuracy": search["epochs"][-1].get("val_accuracy") if search["epochs"] else None,
-                   "wall_time_s": search["wall_time_s"]},
+                   "val_accuracy_on": search["validation_source"], "train_portion": search["train_portion"],
+                   "arch_learning_rate": search["arch_learning_rate"],
+                   "final_temperature": qs.SEARCH_FINAL_TEMPERATURE.value, "wall_time_s": search["wall_time_s"],
+                   # how decided the search was: mean edge entropy vs uniform, each chosen op's margin
+                   "decision": {"mean_entropy": decision["mean_entropy"],
+                                "uniform_entropy": search["decision"]["uniform_entropy"],
+                                "entropy_ratio": decision["entropy_ratio"], "edges": decision["edges"]}},
         "nasbench201_lookup": _nasbench201_lookup(arch),
         "test_accuracy": train["test_accuracy"],
         "params": train["params"],
@@ -98,6 +107,11 @@ def main(argv):
         summary = run()
     print("\n=== tfnas quickstart summary ===")
     print(json.dumps(summary, indent=2))
+    decision = summary["search"]["decision"]
+    weakest = min(decision["edges"], key=lambda e: e["margin"])
+    print(f"Search decided: mean edge entropy {decision['mean_entropy']:.3f} = {decision['entropy_ratio']:.2f} x "
+          f"uniform ({decision['uniform_entropy']:.3f}); weakest edge {weakest['edge']}: {weakest['op']} "
+          f"{weakest['weight']:.2f} vs {weakest['runner_up']} (margin {weakest['margin']:.2f})")
     print(f"TensorBoard: tensorboard --logdir {summary['tensorboard']}")
 
 

@@ -42,8 +42,7 @@ def config_from_flags():
     b = bats_flags
     return BatsSearchConfig(
         method=b.METHOD.value, **search.search_config_kwargs(),
-        naive=b.NAIVE.value, temperature_schedule=b.TEMPERATURE_SCHEDULE.value,
-        final_temperature=b.FINAL_TEMPERATURE.value, binarize=b.BINARIZE.value,
+        naive=b.NAIVE.value, binarize=b.BINARIZE.value,
         binarize_warmup_epochs=b.BINARIZE_WARMUP_EPOCHS.value, kd_weight=kd_flags.KD_WEIGHT.value,
         kd_temperature=kd_flags.KD_TEMPERATURE.value, teacher=kd_flags.TEACHER.value or "supernet",
         teacher_epochs=b.TEACHER_EPOCHS.value,

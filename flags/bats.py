@@ -1,7 +1,7 @@
 """Flags of binaries.search_bats: the BATS ingredients on top of the common and search flags.
 
 Defaults are BATS' choices where the paper states them and documented choices where it does not
-(docs/METHODS.md, BATS). --temperature is flags/search.py's and the distillation flags are
+(docs/METHODS.md, BATS). --temperature and its schedule are flags/search.py's and the distillation flags are
 flags/distillation.py's; binaries.search_bats sets their BATS defaults (T = 0.2, kd_weight 1,
 teacher = the real-valued supernet).
 """
@@ -19,12 +19,6 @@ METHOD = flags.DEFINE_enum(
 NAIVE = flags.DEFINE_bool(
     "naive", False, "The baseline BATS argues against: DARTS' search space and ops with every convolution binarised "
     "(sign in place of each ReLU), genotypes in the DARTS space. Train the result with binaries.train --binary.")
-TEMPERATURE_SCHEDULE = flags.DEFINE_enum(
-    "temperature_schedule", "constant", ["constant", "linear", "cosine", "exponential"],
-    "How the architecture softmax temperature moves from --temperature to --final_temperature over the search "
-    "epochs (reached at the last epoch). constant keeps --temperature.")
-FINAL_TEMPERATURE = flags.DEFINE_float(
-    "final_temperature", None, "Temperature at the last epoch for a non-constant --temperature_schedule.")
 BINARIZE = flags.DEFINE_enum(
     "binarize", "activations", ["none", "activations", "weights_and_activations"],
     "What is binary during the search: none (real-valued BATS ops), activations (binary activations, real weights; "

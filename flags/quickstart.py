@@ -4,6 +4,13 @@ from __future__ import annotations
 from absl import flags
 
 SEARCH_EPOCHS = flags.DEFINE_integer("search_epochs", 10, "Single-DARTS search epochs.")
+SEARCH_FINAL_TEMPERATURE = flags.DEFINE_float(
+    "search_final_temperature", 0.2, "The search's architecture softmax temperature falls exponentially from 1 to this "
+    "over the search epochs, so that a 10-epoch search commits to one op per edge (docs/METHODS.md, Single-DARTS: "
+    "small budgets). 1 = Single-DARTS' constant T = 1.")
+SEARCH_TRAIN_PORTION = flags.DEFINE_float(
+    "search_train_portion", 0.5, "Part of the training split the search trains on; the rest gives the summary's "
+    "held-out supernet accuracy (1.0: all of it, accuracy then in-sample).")
 SEARCH_LAYERS = flags.DEFINE_integer("search_layers", 2, "NAS-Bench-201 search network: cells per stage.")
 TRAIN_EPOCHS = flags.DEFINE_integer("train_epochs", 10, "Training epochs of the found cell's network.")
 TRAIN_LAYERS = flags.DEFINE_integer("train_layers", 2, "Trained NAS-Bench-201 network: cells per stage.")

@@ -14,21 +14,38 @@ LAYERS = flags.DEFINE_integer(
     "layers", None, "Search-network depth: DARTS cells in total (default 8); NAS-Bench-201 cells per stage (default 5).")
 INIT_CHANNELS = flags.DEFINE_integer("init_channels", 16, "Channels of the first stage (C).")
 TRAIN_PORTION = flags.DEFINE_float(
-    "train_portion", 0.5, "Fraction of the training split used for weights; the rest is the validation part "
-    "(architecture steps in DARTS, held-out accuracy in Single-DARTS).")
+    "train_portion", None, "Fraction of the training split used for weights; the rest is the validation part "
+    "(architecture steps in DARTS, held-out accuracy in Single-DARTS). Default: the method's (DARTS 0.5, the "
+    "paper's; Single-DARTS see docs/METHODS.md). At 1.0 (single level only) the reported validation accuracy is "
+    "the supernet's in-sample accuracy on the training split.")
 LEARNING_RATE = flags.DEFINE_float("learning_rate", 0.025, "Weight SGD learning rate (cosine to --min_learning_rate).")
 MIN_LEARNING_RATE = flags.DEFINE_float("min_learning_rate", 0.001, "Final weight learning rate of the cosine schedule.")
 MOMENTUM = flags.DEFINE_float("momentum", 0.9, "Weight SGD momentum.")
 WEIGHT_DECAY = flags.DEFINE_float("weight_decay", 3e-4, "L2 weight decay of network weights (added to the gradient).")
 GRAD_CLIP = flags.DEFINE_float("grad_clip", 5.0, "Global-norm clip of weight gradients (0 disables).")
-ARCH_LEARNING_RATE = flags.DEFINE_float("arch_learning_rate", 3e-4, "Adam learning rate of the architecture variables.")
+ARCH_LEARNING_RATE = flags.DEFINE_float(
+    "arch_learning_rate", 3e-4, "Adam learning rate of the architecture variables (DARTS' 3e-4); raised for short "
+    "searches by --arch_step_budget.")
+ARCH_STEP_BUDGET = flags.DEFINE_float(
+    "arch_step_budget", None, "Architecture learning rate x architecture steps the search gets at least: the rate "
+    "is max(--arch_learning_rate, arch_step_budget / (epochs x steps per epoch)), so a short search still moves "
+    "alpha. 0 keeps --arch_learning_rate fixed (DARTS' and Single-DARTS' recipe). Default: 30 for DARTS and "
+    "Single-DARTS (measured on the embedded data, docs/METHODS.md), 0 for BATS.")
 ARCH_WEIGHT_DECAY = flags.DEFINE_float("arch_weight_decay", 1e-3, "L2 decay of the architecture variables.")
 ARCH_BETA1 = flags.DEFINE_float("arch_beta1", 0.5, "Adam beta_1 of the architecture optimizer.")
 ARCH_ACTIVATION = flags.DEFINE_enum(
     "arch_activation", "softmax", ["softmax", "sigmoid"],
     "Op weights from alpha: softmax (DARTS and the published Single-DARTS; the default) or sigmoid "
     "(the first Single-DARTS version, which scored every op independently).")
-TEMPERATURE = flags.DEFINE_float("temperature", 1.0, "Softmax temperature T: weights = softmax(alpha / T).")
+TEMPERATURE = flags.DEFINE_float(
+    "temperature", 1.0, "Softmax temperature T: weights = softmax(alpha / T) (at epoch 0 with a schedule). 1 = DARTS "
+    "and Single-DARTS.")
+TEMPERATURE_SCHEDULE = flags.DEFINE_enum(
+    "temperature_schedule", "constant", ["constant", "linear", "cosine", "exponential"],
+    "How the architecture softmax temperature moves from --temperature to --final_temperature over the search "
+    "epochs (reached at the last epoch). constant keeps --temperature (DARTS, Single-DARTS).")
+FINAL_TEMPERATURE = flags.DEFINE_float(
+    "final_temperature", None, "Temperature at the last epoch for a non-constant --temperature_schedule.")
 CHECKPOINT_CELLS = flags.DEFINE_bool(
     "checkpoint_cells", None, "Recompute cell activations in the backward pass instead of storing them "
     "(about half the memory for one extra forward pass). Default: on for darts, off for nasbench201.")
@@ -54,6 +71,9 @@ def search_config_kwargs() -> dict:
         weight_decay=WEIGHT_DECAY.value, grad_clip=GRAD_CLIP.value,
         arch_learning_rate=ARCH_LEARNING_RATE.value, arch_weight_decay=ARCH_WEIGHT_DECAY.value,
         arch_beta1=ARCH_BETA1.value, arch_activation=ARCH_ACTIVATION.value,
-        temperature=TEMPERATURE.value, checkpoint_cells=CHECKPOINT_CELLS.value,
+        temperature=TEMPERATURE.value, temperature_schedule=TEMPERATURE_SCHEDULE.value,
+        final_temperature=FINAL_TEMPERATURE.value, checkpoint_cells=CHECKPOINT_CELLS.value,
         distribution=common.DISTRIBUTION.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value,
-        mixed_precision=common.MIXED_PRECISION.value)
+        mixed_precision=common.MIXED_PRECISION.value,
+        # unset: the method's own default (SearchConfig / BatsSearchConfig)
+        **({} if ARCH_STEP_BUDGET.value is None else {"arch_step_budget": ARCH_STEP_BUDGET.value}))

@@ -99,3 +99,24 @@ def test_resuming_with_other_settings_is_refused_and_fresh_moves_the_old_run_asi
     run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1, init_channels=8, fresh=True))
     aside = glob.glob(str(tmp_path / "run" / "previous-*" / "genotype.json"))
     assert len(aside) == 1
+
+
+def test_a_short_search_with_the_default_settings_decides_the_cell(tmp_path, tfds_dir):
+    # The architecture learning rate is raised for short searches (arch_step_budget), so even a few
+    # steps move alpha well away from uniform; with the paper's fixed 3e-4 they would not.
+    summary = run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=2, steps_per_epoch=4))
+    assert summary["arch_learning_rate"] == pytest.approx(SearchConfig(output_dir="x").arch_step_budget / 8)
+    decision = summary["decision"]
+    cell = decision["cells"]["cell"]
+    assert decision["uniform_entropy"] == pytest.approx(np.log(5), abs=1e-5)
+    assert cell["entropy_ratio"] < 0.7
+    probs = np.array(summary["architecture"]["op_weights"]["cell"])
+    assert cell["mean_entropy"] == pytest.approx(float(-(probs * np.log(probs)).sum(-1).mean()), abs=1e-4)
+    assert [e["op"] for e in cell["edges"]] == list(load_genotype(str(tmp_path / "run" / "genotype.json")).ops)
+    assert all(e["margin"] > 0 for e in cell["edges"])
+
+
+def test_single_level_search_on_the_whole_training_split_reports_in_sample_accuracy(tmp_path, tfds_dir):
+    summary = run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1, train_portion=1.0))
+    assert summary["train_portion"] == 1.0 and summary["validation_source"] == "training_split"
+    assert 0.0 <= summary["epochs"][-1]["val_accuracy"] <= 1.0

@@ -6,7 +6,7 @@ The paper's three ingredients and where they live:
    (search network), tfnas.spaces.bats_binary_network (child network);
 2. the mechanism that controls and stabilises the searched topology: a temperature T on the
    architecture softmax, softmax(alpha / T), with a schedule over epochs
-   (:func:`temperature_at`, :class:`TemperatureSchedule`); its effect is visible in TensorBoard
+   (tfnas.training.temperature, which the shared search driver applies); its effect is visible in TensorBoard
    through the shared ArchitectureSummary (per-edge entropy, parameter-free ops in the derived
    genotype, the temperature itself);
 3. binary search strategies: what is binary during the search (``binarize``), a progressive
@@ -22,7 +22,6 @@ run_differentiable_search's. Choices the paper leaves open are documented in doc
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 from typing import Any
 
@@ -30,50 +29,19 @@ import tensorflow as tf
 
 from tfnas.errors import ConfigError
 from tfnas.methods.differentiable import BilevelSearch, SingleLevelSearch
-from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
+from tfnas.methods.differentiable_search import SearchConfig, architecture_optimizer, run_differentiable_search
 from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exported)
 from tfnas.training.schedules import EpochCosineDecay
+from tfnas.training.temperature import TEMPERATURE_SCHEDULES, TemperatureSchedule, temperature_at  # noqa: F401  (re-exported)
 from tfnas.supernets.bats_supernet import BINARIZE, BatsSupernet
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
 
 keras = tf.keras
 
-TEMPERATURE_SCHEDULES = ("constant", "linear", "cosine", "exponential")
 SEARCH_METHODS = ("darts", "single_darts")
 AUTO_TEACHER = "supernet"
 TEACHER_DIR = "teacher"
-
-
-# --- temperature -----------------------------------------------------------------------------
-def temperature_at(epoch: int, epochs: int, initial: float, final: float | None, schedule: str) -> float:
-    """T at the start of ``epoch`` (0-based) of ``epochs``: from ``initial`` to ``final``.
-
-    constant: initial throughout. linear / cosine / exponential (geometric): reach ``final`` at
-    the start of the last epoch.
-    """
-    if schedule not in TEMPERATURE_SCHEDULES:
-        raise ConfigError(f"--temperature_schedule must be one of {TEMPERATURE_SCHEDULES}, got {schedule!r}")
-    if schedule == "constant" or final is None or epochs <= 1:
-        return float(initial)
-    t = min(max(epoch, 0), epochs - 1) / (epochs - 1)
-    if schedule == "linear":
-        return initial + (final - initial) * t
-    if schedule == "cosine":
-        return final + 0.5 * (initial - final) * (1.0 + math.cos(math.pi * t))
-    return initial * (final / initial) ** t
-
-
-class TemperatureSchedule(keras.callbacks.Callback):
-    """Sets the supernet's temperature variable at the start of every epoch (resumes correctly)."""
-
-    def __init__(self, supernet, epochs: int, initial: float, final: float | None, schedule: str):
-        super().__init__()
-        self.supernet, self.epochs = supernet, epochs
-        self.initial, self.final, self.schedule = initial, final, schedule
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.supernet.temperature.assign(temperature_at(epoch, self.epochs, self.initial, self.final, self.schedule))
 
 
 # --- progressive binarisation --------------------------------------------------------------------
@@ -167,8 +135,7 @@ class BatsSearchConfig(SearchConfig):
     space: str = "bats"
     naive: bool = False
     temperature: float = 0.2
-    temperature_schedule: str = "constant"
-    final_temperature: float | None = None
+    arch_step_budget: float = 0.0  # BATS keeps --arch_learning_rate fixed unless asked
     binarize: str = "activations"
     binarize_warmup_epochs: int = 0
     kd_weight: float = 1.0
@@ -189,14 +156,6 @@ class BatsSearchConfig(SearchConfig):
         self.validate_optimisation()
         if self.binarize not in BINARIZE:
             raise ConfigError(f"--binarize must be one of {BINARIZE}, got {self.binarize!r}")
-        if self.temperature_schedule not in TEMPERATURE_SCHEDULES:
-            raise ConfigError(f"--temperature_schedule must be one of {TEMPERATURE_SCHEDULES}, "
-                              f"got {self.temperature_schedule!r}")
-        if self.temperature <= 0 or (self.final_temperature is not None and self.final_temperature <= 0):
-            raise ConfigError("--temperature and --final_temperature must be positive")
-        if self.arch_activation == "sigmoid" and (self.temperature != 1.0 or self.temperature_schedule != "constant"):
-            raise ConfigError("the temperature acts on the softmax: with --arch_activation=sigmoid use "
-                              "--temperature=1 --temperature_schedule=constant")
         if self.kd_weight < 0 or self.kd_temperature <= 0:
             raise ConfigError("--kd_weight must be >= 0 and --kd_temperature > 0")
         if self.binarize_warmup_epochs < 0:
@@ -229,8 +188,7 @@ def build_bats_search_model(config: BatsSearchConfig, num_classes: int, steps_pe
                             teacher: keras.Model | None = None):
     """Supernet + BATS method model + optimizers (inside the distribution strategy's scope)."""
     supernet = build_supernet(config, num_classes)
-    arch_optimizer = keras.optimizers.Adam(config.arch_learning_rate, beta_1=config.arch_beta1, beta_2=0.999,
-                                           epsilon=1e-8)
+    arch_optimizer = architecture_optimizer(config, steps_per_epoch)
     common = dict(weight_decay=config.weight_decay, arch_weight_decay=config.arch_weight_decay,
                   grad_clip=config.grad_clip or None, teacher=teacher, kd_weight=config.kd_weight,
                   kd_temperature=config.kd_temperature)
@@ -244,9 +202,7 @@ def build_bats_search_model(config: BatsSearchConfig, num_classes: int, steps_pe
 
 
 def schedule_callbacks(config: BatsSearchConfig, model) -> list[keras.callbacks.Callback]:
-    callbacks: list[keras.callbacks.Callback] = [
-        TemperatureSchedule(model.supernet, config.epochs, config.temperature, config.final_temperature,
-                            config.temperature_schedule)]
+    callbacks: list[keras.callbacks.Callback] = []  # the temperature schedule is the shared driver's
     if config.binarize_warmup_epochs > 0:
         callbacks.append(BinarizationSchedule(model.supernet, config.binarize_warmup_epochs))
     return callbacks

@@ -23,10 +23,14 @@ keras = tf.keras
 
 
 def genotype_ops(genotype: Any) -> list[str]:
-    """All op names a genotype chose (DARTS: both cells' pairs; NAS-Bench-201: the six edges)."""
+    """All op names a genotype chose (DARTS: both cells' pairs; NAS-Bench-201: the six edges).
+
+    A NAS-Bench-201 edge can choose ``none`` (its derivation is an argmax over all five ops), and
+    a ``none`` edge is one of the parameter-free choices the collapse count includes.
+    """
     if hasattr(genotype, "normal"):
         return [op for op, _ in genotype.normal] + [op for op, _ in genotype.reduce]
-    return [op for op in genotype.ops if op != "none"] if hasattr(genotype, "ops") else []
+    return list(genotype.ops) if hasattr(genotype, "ops") else []
 
 
 def parameter_free_count(genotype: Any) -> int:
