@@ -46,7 +46,8 @@ def config_from_flags():
         binarize_warmup_epochs=b.BINARIZE_WARMUP_EPOCHS.value, kd_weight=kd_flags.KD_WEIGHT.value,
         kd_temperature=kd_flags.KD_TEMPERATURE.value, teacher=kd_flags.TEACHER.value or "supernet",
         teacher_epochs=b.TEACHER_EPOCHS.value,
-        groups=net_flags.GROUPS.value, shuffle_groups=net_flags.SHUFFLE_GROUPS.value,
+        groups=net_flags.GROUPS.value, deploy_init_channels=b.DEPLOY_INIT_CHANNELS.value,
+        shuffle_groups=net_flags.SHUFFLE_GROUPS.value,
         binary_preprocess=net_flags.BINARY_PREPROCESS.value, binary_downsample=net_flags.BINARY_DOWNSAMPLE.value)
 
 

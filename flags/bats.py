@@ -28,3 +28,8 @@ BINARIZE_WARMUP_EPOCHS = flags.DEFINE_integer(
     "blended in linearly, f * binary(x) + (1 - f) * x with f from 0 to 1. 0 = binary from the start.")
 TEACHER_EPOCHS = flags.DEFINE_integer(
     "teacher_epochs", None, "Epochs of the real-valued teacher search (default: --epochs).")
+DEPLOY_INIT_CHANNELS = flags.DEFINE_integer(
+    "deploy_init_channels", 64, "Initial channels of the network the found genotype will be trained and deployed as "
+    "(binaries.train --binary --init_channels; 64 = its default). With --groups unset the search network's grouped "
+    "binary convs get that network's groups (LCE: a multiple of 32 input channels per group, so 64 -> 2), so the "
+    "op the search scores is the op that is deployed.")

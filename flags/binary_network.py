@@ -7,7 +7,7 @@ GROUPS = flags.DEFINE_integer(
     "groups", None, "Groups of every grouped binary convolution (the BATS library's default: 12). Unset = automatic: "
     "for a trained network, the most groups up to 12 that leave a multiple of 32 input channels per group (what "
     "larq-compute-engine needs to run a grouped binary conv as a binary op; 64 channels -> 2, 384 -> 12); for the "
-    "search network, the most groups up to 12 with at least 4 channels each.")
+    "search network, the groups of the network it will deploy as (search_bats --deploy_init_channels).")
 SHUFFLE_GROUPS = flags.DEFINE_integer(
     "shuffle_groups", 4, "Groups of the channel shuffle after each grouped binary conv (the BATS library's 4).")
 BINARY_PREPROCESS = flags.DEFINE_bool(

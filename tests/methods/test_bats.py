@@ -13,6 +13,7 @@ from tfnas.errors import ConfigError
 from tfnas.methods import bats
 from tfnas.methods.bats import (BatsSearchConfig, BatsSingleLevelSearch, BinarizationSchedule,
                                 TemperatureSchedule, binarization_fraction, temperature_at)
+from tfnas.spaces import bats as bats_space
 from tfnas.supernets.bats_supernet import BatsSupernet
 
 keras = tf.keras
@@ -48,6 +49,40 @@ def test_temperature_schedule_changes_the_architecture_softmax():
         p = net.op_probabilities()["normal"]
         entropies.append(float(-(p * np.log(p)).sum(-1).mean()))
     assert all(a > b for a, b in zip(entropies, entropies[1:]))  # lower T: sharper distributions
+
+
+def test_a_constant_temperature_under_adam_is_a_larger_architecture_learning_rate(mnist_small):
+    """Adam normalises alpha's gradient, so the 1/T that softmax(alpha / T) puts into it cancels and the
+    logits alpha / T move at lr / T per step: T = 0.25 at lr is the same search as T = 1 at 4 lr (alphas
+    started at alpha0 / T). Why a constant temperature changed nothing in a search whose alphas barely
+    move, and why BATS' sharpening needs a schedule (docs/METHODS.md, BATS)."""
+    x = ((mnist_small.train_images[:16, ::4, ::4].astype(np.float32) / 255.0) - 0.13) / 0.31
+    y = mnist_small.train_labels[:16]
+    models = []
+    for temperature, lr in ((0.25, 1e-2), (1.0, 4e-2)):
+        net = BatsSupernet(10, binarize="none", temperature=temperature, **TINY)
+        # epsilon ~0: the equivalence holds up to Adam's epsilon against the gradient's size
+        model = BatsSingleLevelSearch(net, keras.optimizers.Adam(lr, beta_1=0.5, epsilon=1e-12), arch_weight_decay=0.0)
+        model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
+        net(tf.zeros([1, 8, 8, 1]))
+        model.build_optimizers()
+        models.append(model)
+    cold, warm = models
+    warm.supernet.set_weights(cold.supernet.get_weights())
+    warm.supernet.temperature.assign(1.0)
+    for name in cold.supernet.cell_types:
+        warm.supernet.alphas[name].assign(cold.supernet.alphas[name] / 0.25)
+    tf.config.run_functions_eagerly(True)
+    try:
+        for _ in range(3):
+            for model in models:
+                model.train_step((x, y))
+    finally:
+        tf.config.run_functions_eagerly(False)
+    for name in cold.supernet.cell_types:
+        moved = cold.supernet.op_weights()[name].numpy()
+        assert np.abs(moved - 1.0 / 8).max() > 1e-3  # the architecture did move
+        np.testing.assert_allclose(warm.supernet.op_weights()[name].numpy(), moved, rtol=1e-4, atol=1e-6)
 
 
 def test_binarisation_schedule():
@@ -98,6 +133,24 @@ def test_distillation_with_weight_zero_is_plain_search(cls, mnist_small):
     assert any(not np.allclose(a, b, atol=1e-6) for a, b in zip(_state(plain), _state(kd1)))
 
 
+def test_a_supernet_already_one_hot_on_its_derived_cell_has_no_discretization_gap():
+    """The gap compares the supernet with the network it derives, measured alike (BN on batch statistics):
+    once the softmax is the derived one-hot, the two are the same network."""
+    tf.keras.utils.set_random_seed(0)
+    x = tf.random.stateless_normal([64, 8, 8, 1], seed=[5, 6])
+    net = BatsSupernet(10, binarize="weights_and_activations", **TINY)
+    net(x[:1])
+    derived = bats_space.derived_op_weights(net.genotype())
+    with net.computing(derived):  # labels: what the derived network predicts (one batch: the same BN statistics)
+        y = tf.argmax(net(x, training=True), axis=-1, output_type=tf.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    assert bats.batch_statistics_accuracy(net, dataset, derived) == 1.0
+    assert bats.batch_statistics_accuracy(net, dataset) < 1.0  # near-uniform weights: another network
+    for name, w in derived.items():
+        net.alphas[name].assign(100.0 * w)
+    assert bats.batch_statistics_accuracy(net, dataset) == 1.0
+
+
 def test_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="sigmoid"):
         BatsSearchConfig(output_dir=str(tmp_path), arch_activation="sigmoid").validate()
@@ -144,3 +197,8 @@ def test_search_with_teacher_writes_outputs_and_resumes(tmp_path, tfds_dir):
     assert events["architecture/temperature"][-2:] == pytest.approx([1.0, 0.25])
     assert "genotype/parameter_free_ops" in events and "entropy/normal_mean" in events
     assert again["genotype"] == summary["genotype"] and again["wall_time_s"] == summary["wall_time_s"]
+    gap = summary["discretization"]
+    assert gap["genotype"] == summary["genotype"] and gap["images"] == 1024 and gap["batch_norm"] == "batch statistics"
+    assert gap["gap"] == pytest.approx(gap["supernet_accuracy"] - gap["derived_accuracy"], abs=1e-4)
+    assert again["discretization"] == gap  # measured on the restored final supernet: the same on a resumed run
+    assert summary["architecture"]["groups"] == 2  # the deployed network's (64 initial channels -> 2 groups)

@@ -52,6 +52,33 @@ def test_derivation_takes_strongest_non_none_ops():
     assert all(op != "none" for op, _ in g.normal + g.reduce)
 
 
+def _nodes(genotype) -> list[frozenset]:
+    """Each node's two (op, input) pairs, in either order (derivation orders ties by input)."""
+    pairs = genotype.normal + genotype.reduce
+    return [frozenset(pairs[i:i + 2]) for i in range(0, len(pairs), 2)]
+
+
+def test_derived_op_weights_select_exactly_the_genotype():
+    """One op on each of the 8 chosen edges, 'none' on the 6 dropped ones; deriving from them gives
+    the genotype back (so the supernet evaluated with them is the derived network)."""
+    weights = bats_space.derived_op_weights(GENOTYPE)
+    none = bats_space.OPS.index("none")
+    for name in ("normal", "reduce"):
+        w = weights[name]
+        assert w.shape == (14, len(bats_space.OPS)) and (w.sum(axis=1) == 1).all() and set(np.unique(w)) == {0, 1}
+        assert (w[:, none] == 0).sum() == 8
+    assert _nodes(bats_space.derive_genotype(weights["normal"], weights["reduce"])) == _nodes(GENOTYPE)
+    node1_edges = [darts_space.edge_index(1, s) for s in range(3)]  # node 1 reads inputs 0 and 2 in GENOTYPE
+    assert weights["normal"][node1_edges, none].tolist() == [0, 1, 0]
+    darts_genotype = darts_space.derive_genotype(np.random.RandomState(1).rand(14, 8), np.random.RandomState(2).rand(14, 8))
+    dw = bats_space.derived_op_weights(darts_genotype)
+    assert _nodes(darts_space.derive_genotype(dw["normal"], dw["reduce"])) == _nodes(darts_genotype)
+    twice = GENOTYPE.to_json()
+    twice["normal"][1] = ["group_conv_5x5", 0]  # node 0 reads input 0 twice
+    with pytest.raises(ValueError, match="reads input 0 twice"):
+        bats_space.derived_op_weights(genotype_from_json(twice))
+
+
 def test_lce_group_rule():
     assert lce_groups(64) == 2 and lce_groups(96) == 3 and lce_groups(384) == 12 and lce_groups(32) == 1
     assert lce_groups(128, 4) == 4

@@ -10,6 +10,8 @@ from tfnas.ops.binary_ops import Binarization, BinaryOpConfig
 from tfnas.spaces import bats as bats_space
 from tfnas.spaces import darts as darts_space
 from tfnas.supernets import binary_batched_ops as bb
+from tfnas.errors import ConfigError
+from tfnas.spaces.bats_binary_network import EVAL_DEFAULTS, lce_groups
 from tfnas.supernets.bats_supernet import BatsSupernet, search_groups
 from tfnas.supernets.mixed_cell import FACTORIZED, MixedCell
 
@@ -127,8 +129,34 @@ def test_progressive_binarisation_interpolates_real_and_binary_supernets():
     assert not np.allclose(mid, real(x, training=False).numpy(), atol=1e-3)
 
 
-def test_search_groups():
-    assert search_groups(16, None) == 4 and search_groups(8, None) == 2 and search_groups(64, None) == 8
-    assert search_groups(16, 2) == 2
+def test_search_groups_are_the_deployed_networks_groups():
+    """Unset, the search network's grouped binary convs get the groups of the network the genotype
+    will be trained and exported as (LCE's rule at its width), not a width-dependent choice of its own."""
+    assert search_groups(16, None) == lce_groups(EVAL_DEFAULTS["init_channels"]) == 2
+    assert search_groups(8, None, deploy_channels=32) == 1 and search_groups(24, None, deploy_channels=96) == 3
+    assert BatsSupernet(10, init_channels=16, layers=3, checkpoint=False).groups == 2
+    assert search_groups(16, 4) == 4  # explicit: as asked
     with pytest.raises(ValueError, match="does not divide"):
         search_groups(16, 3)
+    with pytest.raises(ConfigError, match="12 groups per binary conv.*--init_channels a multiple of 12"):
+        search_groups(16, None, deploy_channels=384)
+    with pytest.raises(ConfigError, match="--deploy_init_channels=48 is not a multiple of 32"):
+        search_groups(16, None, deploy_channels=48)
+
+
+def test_fixed_op_weights_replace_the_architecture_softmax():
+    """Inside ``computing`` the cells read the given op weights: one-hot weights give what alphas whose
+    softmax is that one-hot give; outside, the softmax is back."""
+    x = tf.random.stateless_normal([4, 8, 8, 1], seed=[3, 4])
+    net = BatsSupernet(10, init_channels=4, layers=3, groups=2, shuffle_groups=2, checkpoint=False)
+    net(x)
+    genotype = bats_space.derive_genotype(np.random.RandomState(0).rand(14, 8), np.random.RandomState(1).rand(14, 8))
+    one_hot = bats_space.derived_op_weights(genotype)
+    mixed = net(x, training=True).numpy()
+    with net.computing(one_hot):
+        fixed = net(x, training=True).numpy()
+    np.testing.assert_allclose(net(x, training=True).numpy(), mixed, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(fixed, mixed, atol=1e-3)
+    for name, w in one_hot.items():
+        net.alphas[name].assign(100.0 * w)  # softmax(alpha / 1) is that one-hot in float32
+    np.testing.assert_allclose(net(x, training=True).numpy(), fixed, rtol=1e-4, atol=1e-4)

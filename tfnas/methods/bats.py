@@ -21,10 +21,12 @@ run_differentiable_search's. Choices the paper leaves open are documented in doc
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from tfnas.errors import ConfigError
@@ -33,7 +35,7 @@ from tfnas.methods.differentiable_search import SearchConfig, architecture_optim
 from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exported)
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.training.temperature import TEMPERATURE_SCHEDULES, TemperatureSchedule, temperature_at  # noqa: F401  (re-exported)
-from tfnas.supernets.bats_supernet import BINARIZE, BatsSupernet
+from tfnas.supernets.bats_supernet import BINARIZE, DEPLOY_INIT_CHANNELS, BatsSupernet
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
 
@@ -143,6 +145,7 @@ class BatsSearchConfig(SearchConfig):
     teacher: str = AUTO_TEACHER
     teacher_epochs: int | None = None
     groups: int | None = None
+    deploy_init_channels: int = DEPLOY_INIT_CHANNELS
     shuffle_groups: int = 4
     binary_preprocess: bool = True
     binary_downsample: bool = False
@@ -177,7 +180,8 @@ class BatsSearchConfig(SearchConfig):
 def build_supernet(config: BatsSearchConfig, num_classes: int) -> BatsSupernet:
     checkpoint = True if config.checkpoint_cells is None else config.checkpoint_cells
     return BatsSupernet(num_classes, init_channels=config.init_channels, layers=config.resolved_layers(),
-                        groups=config.groups, shuffle_groups=config.shuffle_groups, binarize=config.binarize,
+                        groups=config.groups, deploy_channels=config.deploy_init_channels,
+                        shuffle_groups=config.shuffle_groups, binarize=config.binarize,
                         progressive=config.binarize_warmup_epochs > 0, naive=config.naive,
                         binary_preprocess=config.binary_preprocess, binary_downsample=config.binary_downsample,
                         arch_activation=config.arch_activation, temperature=config.temperature, seed=config.seed,
@@ -215,6 +219,19 @@ def _input_channels(config: SearchConfig) -> int:
     return int(info.features[info.supervised_keys[0]].shape[-1])
 
 
+def restore_search_model(config: BatsSearchConfig, num_classes: int):
+    """The search model of ``config``'s run at its last checkpoint (without a teacher)."""
+    search_model = build_bats_search_model(config, num_classes, 1)
+    # The supernet's variables depend on the image channels only, not on the image size.
+    search_model.supernet(tf.zeros([1, 16, 16, _input_channels(config)]))
+    checkpoints = os.path.join(config.output_dir, "checkpoints")
+    latest = tf.train.latest_checkpoint(checkpoints)
+    if latest is None:
+        raise ConfigError(f"no search checkpoint in {checkpoints}; re-run to search first")
+    tf.train.Checkpoint(model=search_model).restore(latest).expect_partial()
+    return search_model
+
+
 def _load_teacher(config: BatsSearchConfig, num_classes: int) -> keras.Model:
     """The frozen teacher: the real-valued supernet of the teacher search, or a trained model directory."""
     if config.teacher != AUTO_TEACHER:
@@ -225,16 +242,73 @@ def _load_teacher(config: BatsSearchConfig, num_classes: int) -> keras.Model:
             raise ConfigError(f"--teacher={config.teacher} predicts {teacher.output_shape[-1]} classes; "
                               f"{config.dataset} has {num_classes}")
         return teacher
-    teacher_config = config.teacher_config()
-    search_model = build_bats_search_model(teacher_config, num_classes, 1)
-    # The supernet's variables depend on the image channels only, not on the image size.
-    search_model.supernet(tf.zeros([1, 16, 16, _input_channels(config)]))
-    checkpoints = os.path.join(teacher_config.output_dir, "checkpoints")
-    latest = tf.train.latest_checkpoint(checkpoints)
-    if latest is None:
-        raise ConfigError(f"no teacher checkpoint in {checkpoints}; re-run to train the teacher first")
-    tf.train.Checkpoint(model=search_model).restore(latest).expect_partial()
-    return search_model.supernet
+    return restore_search_model(config.teacher_config(), num_classes).supernet
+
+
+# --- discretisation gap ------------------------------------------------------------------------
+DISCRETIZATION_IMAGES = 1024
+DISCRETIZATION_BATCH = 256
+
+
+def batch_statistics_accuracy(supernet: BatsSupernet, dataset: tf.data.Dataset,
+                              op_weights: dict[str, np.ndarray] | None = None) -> float:
+    """Top-1 accuracy of ``supernet`` (with fixed ``op_weights`` if given), BN on batch statistics.
+
+    The moving statistics a supernet collects belong to its mixed op weights and are wrong for
+    the derived network, so both are measured alike: every BN normalises with the statistics of
+    the evaluation batch (as NAS-Bench-201's search networks always do). The moving statistics
+    are overwritten as a side effect, so call this on a restored copy.
+    """
+    context = supernet.computing(op_weights) if op_weights is not None else contextlib.nullcontext()
+    correct = total = 0
+    with context:
+        predict = lambda x: tf.argmax(supernet(x, training=True), axis=-1, output_type=tf.int32)  # noqa: E731
+        for x, y in dataset:
+            correct += int(tf.reduce_sum(tf.cast(tf.equal(predict(x), y), tf.int32)))
+            total += int(y.shape[0])
+    return correct / max(total, 1)
+
+
+def argmax_op_weights(op_weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every edge its strongest op, ``none`` included: the discrete network the distribution points at."""
+    return {k: np.eye(w.shape[-1], dtype=np.float32)[np.argmax(w, axis=-1)] for k, w in op_weights.items()}
+
+
+def discretization_gap(config: BatsSearchConfig) -> dict[str, Any]:
+    """The supernet's accuracy at the end of the search vs that of the network it derives.
+
+    All three are the restored final supernet on the same held-out images of the search split
+    (the test split when --train_portion=1 leaves none), BN on batch statistics, with op weights
+      supernet  softmax(alpha / T), what the search trained and scored;
+      argmax    one-hot on each edge's strongest op, ``none`` included (what the distribution
+                points at: the temperature's job is to make this the supernet);
+      derived   one-hot on the derived genotype (tfnas.spaces.bats.derived_op_weights: DARTS'
+                rule keeps two edges per node and never ``none``).
+    ``gap`` = supernet - derived, split into ``mixing_gap`` (supernet - argmax) and
+    ``derivation_gap`` (argmax - derived).
+    """
+    from tfnas.data import eval_dataset, load_image_data
+    from tfnas.spaces.bats import derived_op_weights
+
+    data = load_image_data(config.dataset, config.data_dir, config.image_size)
+    _, val_idx = data.search_split(config.train_portion, seed=config.seed)
+    held_out = len(val_idx) > 0
+    available = len(val_idx) if held_out else len(data.test_labels)
+    n = min(available, DISCRETIZATION_IMAGES)
+    if n >= DISCRETIZATION_BATCH:  # whole batches only, so every batch's BN statistics have the same size
+        n -= n % DISCRETIZATION_BATCH
+    dataset = eval_dataset(data, "train" if held_out else "test", val_idx if held_out else None,
+                           batch_size=min(n, DISCRETIZATION_BATCH)).take(max(1, n // DISCRETIZATION_BATCH))
+    supernet = restore_search_model(config, data.num_classes).supernet
+    genotype = supernet.genotype()
+    mixed = batch_statistics_accuracy(supernet, dataset)
+    argmax = batch_statistics_accuracy(supernet, dataset, argmax_op_weights(supernet.op_weights_numpy()))
+    derived = batch_statistics_accuracy(supernet, dataset, derived_op_weights(genotype))
+    return {"supernet_accuracy": round(mixed, 4), "argmax_accuracy": round(argmax, 4),
+            "derived_accuracy": round(derived, 4), "gap": round(mixed - derived, 4),
+            "mixing_gap": round(mixed - argmax, 4), "derivation_gap": round(argmax - derived, 4), "images": n,
+            "split": "held-out part of the search split" if held_out else "test",
+            "batch_norm": "batch statistics", "genotype": genotype.to_json()}
 
 
 def run_bats_search(config: BatsSearchConfig) -> dict[str, Any]:
@@ -268,5 +342,6 @@ def run_bats_search(config: BatsSearchConfig) -> dict[str, Any]:
     summary["total_wall_time_s"] = round(summary["wall_time_s"] + teacher_time, 2)
     summary["final_temperature_used"] = float(temperature_at(config.epochs - 1, config.epochs, config.temperature,
                                                              config.final_temperature, config.temperature_schedule))
+    summary["discretization"] = discretization_gap(config)
     write_json(os.path.join(os.path.abspath(config.output_dir), "search_summary.json"), summary)
     return summary

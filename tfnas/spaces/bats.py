@@ -39,3 +39,29 @@ register_genotype(SPACE, BatsGenotype.from_json)
 def derive_genotype(normal_weights: np.ndarray, reduce_weights: np.ndarray) -> BatsGenotype:
     """DARTS' derivation (top-2 incoming edges per node by strongest non-none op) over BATS ops."""
     return darts.derive_genotype(normal_weights, reduce_weights, genotype_cls=BatsGenotype)
+
+
+def derived_op_weights(genotype: darts.DartsGenotype) -> dict[str, np.ndarray]:
+    """The op weights under which a DARTS-cell supernet computes exactly ``genotype``.
+
+    Per cell type a [14, len(OPS)] one-hot matrix: the chosen op on each of the 8 chosen edges,
+    ``none`` on the 6 edges derivation dropped. Works for BATS and DARTS genotypes alike (both
+    use the DARTS cell); the supernet evaluated with these weights is the derived network, so its
+    accuracy next to the supernet's own measures what derivation changed (the discretisation gap).
+    Derived genotypes read two different edges per node and concatenate every node, which is
+    what a supernet computes; a hand-made genotype reading one edge twice is refused.
+    """
+    ops = list(genotype.OPS)
+    out = {}
+    for name, reduction in (("normal", False), ("reduce", True)):
+        w = np.zeros((darts.NUM_EDGES, len(ops)), np.float32)
+        w[:, ops.index("none")] = 1.0
+        pairs = genotype.cell(reduction)
+        for k, (op, source) in enumerate(pairs):
+            edge = darts.edge_index(k // 2, source)
+            if w[edge, ops.index("none")] == 0.0:
+                raise ValueError(f"{name} cell: node {k // 2} reads input {source} twice; a supernet has one edge there")
+            w[edge] = 0.0
+            w[edge, ops.index(op)] = 1.0
+        out[name] = w
+    return out

@@ -17,13 +17,18 @@ schedule (tfnas.methods.bats.BinarizationSchedule) sets each epoch.
 """
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
+import numpy as np
 import tensorflow as tf
 
 from tfnas.errors import ConfigError
-from tfnas.ops.binary_ops import (Binarization, BinaryOpConfig, bats_preprocess, factorized_reduce,
-                                  naive_preprocess)
+from tfnas.ops.binary_ops import (LCE_CHANNELS_PER_GROUP, Binarization, BinaryOpConfig, bats_preprocess,
+                                  factorized_reduce, naive_preprocess)
 from tfnas.spaces import bats as bats_space
 from tfnas.spaces import darts as darts_space
+from tfnas.spaces.bats_binary_network import EVAL_DEFAULTS, lce_groups
 from tfnas.supernets.binary_batched_ops import (bats_conv_ops, bats_factorized_reduce, naive_conv_ops,
                                                 naive_factorized_reduce)
 from tfnas.supernets.differentiable import DartsLayoutMixin, DifferentiableSupernet
@@ -31,25 +36,41 @@ from tfnas.supernets.differentiable import DartsLayoutMixin, DifferentiableSuper
 keras = tf.keras
 
 BINARIZE = ("none", "activations", "weights_and_activations")
-MAX_GROUPS = 12  # the library's default number of groups
+DEPLOY_INIT_CHANNELS = EVAL_DEFAULTS["init_channels"]
+"""Initial channels of the network a BATS genotype is trained and exported as (binaries.train --binary)."""
 
 
-def search_groups(channels: int, requested: int | None) -> int:
-    """Groups of the search network's grouped binary convs.
+def search_groups(channels: int, requested: int | None, deploy_channels: int = DEPLOY_INIT_CHANNELS) -> int:
+    """Groups of the search network's grouped binary convs: those of the network that will be deployed.
 
-    The search network is never deployed, so LCE's multiple-of-32 rule does not bind it; ``None``
-    picks the most groups up to 12 that divide ``channels`` and leave at least 4 channels per
-    group (16 channels -> 4 groups).
+    The derived genotype is trained and exported at ``deploy_channels`` initial channels, where LCE's
+    rule (a multiple of 32 input channels per group) fixes the groups (``lce_groups``: 64 -> 2, 384 -> 12).
+    The search network uses that same number of groups, so the op whose weight the search learns is the
+    op that is deployed: the same connectivity (every output reads 1/groups of the inputs) followed by
+    the same channel shuffle. Only the channels per group are narrower, as every op is when a DARTS-style
+    search runs at a smaller width than the network it derives. An explicit ``requested`` is used as is.
     """
-    if requested is not None:
-        if requested < 1 or channels % requested:
-            raise ConfigError(f"--groups={requested} does not divide the search network's {channels} channels "
-                              f"(--init_channels); pick a divisor of {channels} or leave --groups unset")
+    if requested is None:
+        if deploy_channels % LCE_CHANNELS_PER_GROUP:
+            raise ConfigError(f"--deploy_init_channels={deploy_channels} is not a multiple of {LCE_CHANNELS_PER_GROUP}, "
+                              "so no grouping of the deployed network's binary convs runs as an LCE binary op; use a "
+                              f"multiple of {LCE_CHANNELS_PER_GROUP} or pass --groups")
+        requested = lce_groups(deploy_channels)
+        if channels % requested:
+            raise ConfigError(f"the deployed network (--deploy_init_channels={deploy_channels}) has {requested} groups per "
+                              f"binary conv, which do not divide the search network's {channels} channels "
+                              f"(--init_channels); use --init_channels a multiple of {requested} or pass --groups")
         return requested
-    for g in range(min(MAX_GROUPS, channels), 0, -1):
-        if channels % g == 0 and channels // g >= 4:
-            return g
-    return 1
+    if requested < 1 or channels % requested:
+        raise ConfigError(f"--groups={requested} does not divide the search network's {channels} channels "
+                          f"(--init_channels); pick a divisor of {channels} or leave --groups unset")
+    return requested
+
+
+class _FixedWeights:
+    """Holder for op weights that replace the architecture softmax (kept out of Keras' tracking)."""
+
+    value: dict[str, tf.Tensor] | None = None
 
 
 class BatsSupernet(DartsLayoutMixin, DifferentiableSupernet):
@@ -59,7 +80,7 @@ class BatsSupernet(DartsLayoutMixin, DifferentiableSupernet):
                  groups: int | None = None, shuffle_groups: int = 4, binarize: str = "activations",
                  progressive: bool = False, naive: bool = False, binary_preprocess: bool = True,
                  binary_downsample: bool = False, arch_activation: str = "softmax", temperature: float = 1.0,
-                 seed: int = 0, checkpoint: bool = True, **kwargs):
+                 seed: int = 0, checkpoint: bool = True, deploy_channels: int = DEPLOY_INIT_CHANNELS, **kwargs):
         if binarize not in BINARIZE:
             raise ConfigError(f"--binarize must be one of {BINARIZE}, got {binarize!r}")
         if layers < 3:
@@ -70,7 +91,8 @@ class BatsSupernet(DartsLayoutMixin, DifferentiableSupernet):
         self.space = darts_space.SPACE if naive else bats_space.SPACE
         self.naive, self.binarize, self.progressive = naive, binarize, progressive
         self.num_classes, self.init_channels, self.num_layers = num_classes, init_channels, layers
-        self.groups = search_groups(init_channels, groups)
+        # naive binary DARTS has no grouped convolutions
+        self.groups = 1 if naive else search_groups(init_channels, groups, deploy_channels)
         if init_channels % shuffle_groups:
             raise ConfigError(f"--shuffle_groups={shuffle_groups} must divide --init_channels={init_channels}")
         act0 = 0.0 if binarize == "none" else 1.0
@@ -103,6 +125,25 @@ class BatsSupernet(DartsLayoutMixin, DifferentiableSupernet):
         self._build_darts_layout(num_classes, init_channels, layers, stem_multiplier, preprocess,
                                  checkpoint=checkpoint, conv_ops=conv_ops, factorized_reduce=reduce_op,
                                  input_transform=transform)
+        self._fixed_weights = _FixedWeights()
+
+    def layout_architecture(self):
+        fixed = self._fixed_weights.value
+        return super().layout_architecture() if fixed is None else fixed
+
+    @contextlib.contextmanager
+    def computing(self, op_weights: dict[str, np.ndarray]) -> Iterator["BatsSupernet"]:
+        """Inside the block the cells read ``op_weights`` instead of softmax(alpha / T).
+
+        With ``tfnas.spaces.bats.derived_op_weights(genotype)`` the supernet computes the derived
+        network (one op per kept edge, the other edges off). Calls traced inside the block keep
+        the fixed weights, so trace a fresh function there.
+        """
+        self._fixed_weights.value = {k: tf.constant(v, tf.float32) for k, v in op_weights.items()}
+        try:
+            yield self
+        finally:
+            self._fixed_weights.value = None
 
     def call(self, x, training=None):
         s = self.stem_bn(self.stem_conv(x), training=training)
