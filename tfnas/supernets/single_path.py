@@ -69,7 +69,10 @@ class SinglePathSupernet(PathSamplingSupernet):
         self.built = True
 
     # --- the core's hooks ------------------------------------------------------------------------------
+    @tf.autograph.experimental.do_not_convert
     def forward(self, x, path, training=None, frozen_training=False):
+        """Stem, the path's op per layer, head. Plain Python control flow over static structure, so
+        autograph is kept out: converting every op's ``call`` took about a third of tracing a step."""
         x = self.stem(x, training=training)
         for i, layer in enumerate(self.choice_layers):
             x = layer(x, path[i], training=frozen_training if i in self.frozen_layers else training)
