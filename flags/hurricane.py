@@ -16,11 +16,23 @@ LATENCY_WEIGHT = flags.DEFINE_float(
     "latency_weight", 1.0, "[U] Weight of log latency against log capacity (MACs) when ranking ops within a Pareto "
     "front during space generation; 1 ranks by MACs per ms.")
 STAGES = flags.DEFINE_integer(
-    "stages", 2, "2: HURRICANE's two-stage search (later layers first, then the early ones); 1: one-stage SPOS "
-    "over all 20 layers (the baseline).")
+    "stages", 2, "2: HURRICANE's two-stage search (later layers first, then the early ones; --stage1_epochs and "
+    "--stage2_epochs); 1: one-stage SPOS over all 20 layers for --epochs (the baseline).")
 STAGE_SPLIT = flags.DEFINE_integer(
     "stage_split", 8, "[U] Layers [0, stage_split) are the 'early' layers searched in stage 2 (default: the first "
     "two stages, 4 + 4 layers); the rest are searched first.")
+STAGE1_EPOCHS = flags.DEFINE_integer(
+    "stage1_epochs", None, "[U] Supernet training epochs of stage 1 (default: --epochs x the share of layers it "
+    "searches, (20 - stage_split) / 20, rounded: 6 of 10). Together with --stage2_epochs as many steps as one-stage "
+    "SPOS with --epochs, in about 0.7x its time (docs/METHODS.md, HURRICANE).")
+STAGE2_EPOCHS = flags.DEFINE_integer(
+    "stage2_epochs", None, "[U] Supernet training epochs of stage 2 (default: --epochs x stage_split / 20, rounded: "
+    "4 of 10).")
+BN_AFFINE = flags.DEFINE_bool(
+    "bn_affine", False, "Learn BN scale and offset in the supernet (SPOS: off, BatchNorm2d(affine=False)); the "
+    "child network always has them, starting from 1 and 0.")
+SUPERNET_LABEL_SMOOTHING = flags.DEFINE_float(
+    "supernet_label_smoothing", 0.1, "Label smoothing of the supernet's cross-entropy (SPOS: 0.1).")
 LEARNING_RATE = flags.DEFINE_float(
     "learning_rate", 0.05, "Supernet SGD learning rate, decayed linearly to 0 over each stage (SPOS: 0.5 at "
     "batch 1024; scaled to batch 64 and rounded up).")
@@ -29,8 +41,8 @@ WEIGHT_DECAY = flags.DEFINE_float("weight_decay", 4e-5, "L2 weight decay on conv
 TRAIN_PORTION = flags.DEFINE_float(
     "train_portion", 0.8, "Part of the training split that trains the supernet; candidates are scored on the rest.")
 RECALIBRATION_BATCHES = flags.DEFINE_integer(
-    "recalibration_batches", 20, "Training batches that recompute a candidate's BN statistics before it is scored "
-    "(SPOS: 200 batches on ImageNet).")
+    "recalibration_batches", 200, "Training batches that recompute a candidate's BN statistics before it is scored "
+    "(SPOS: 200); at most the batches the supernet's training part holds (50 for mnist_embedded at batch 64).")
 EVAL_EXAMPLES = flags.DEFINE_integer("eval_examples", 1000, "Held-out examples each candidate is scored on.")
 POPULATION_SIZE = flags.DEFINE_integer("population_size", 50, "Evolution population per generation (SPOS: 50).")
 GENERATIONS = flags.DEFINE_integer("generations", 20, "Evolution generations per stage (SPOS: 20).")

@@ -110,3 +110,29 @@ def test_table_round_trips_through_json_and_predicts_the_same(tmp_path):
     ops = ("shufflenet_k3",) * 10 + ("mbconv_k5_e6",) * 10
     assert again.predict(ops) == table.predict(ops)
     assert json.loads(open(path).read())["geometry"]["resolution"] == 32
+
+
+def test_stage_budgets_follow_the_searched_layers_unless_given():
+    settings = method.SearchSettings(max_latency_ms=1.0, epochs=10, stage_split=8)
+    assert settings.stage_epochs("spos") == 10
+    assert (settings.stage_epochs("stage1"), settings.stage_epochs("stage2")) == (6, 4)  # 12 and 8 of 20 layers
+    assert method.SearchSettings(max_latency_ms=1.0, epochs=3).stage_epochs("stage2") == 1
+    given = method.SearchSettings(max_latency_ms=1.0, epochs=10, stage1_epochs=2, stage2_epochs=7)
+    assert (given.stage_epochs("stage1"), given.stage_epochs("stage2")) == (2, 7)
+    bad = method.HurricaneSearchConfig(output_dir="x", device_table="t.json", max_latency_ms=1.0, stage2_epochs=0)
+    with pytest.raises(method.HurricaneError, match="--stage2_epochs must be at least 1"):
+        bad.validate()
+
+
+def test_supernet_loss_smooths_labels_as_spos():
+    import numpy as np
+    import tensorflow as tf
+
+    logits = tf.constant([[2.0, 0.5, -1.0], [0.0, 1.0, 3.0]])
+    labels = tf.constant([0, 2])
+    smoothed = float(tf.reduce_mean(method.supernet_loss(0.1)(labels, logits)))
+    log_p = tf.nn.log_softmax(logits).numpy()
+    target = np.full((2, 3), 0.1 / 3) + 0.9 * np.eye(3)[[0, 2]]
+    assert smoothed == pytest.approx(float(-(target * log_p).sum(1).mean()), rel=1e-5)
+    plain = float(tf.reduce_mean(method.supernet_loss(0.0)(labels, logits)))
+    assert plain == pytest.approx(float(-log_p[[0, 1], [0, 2]].mean()), rel=1e-5)

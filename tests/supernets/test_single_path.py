@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tfnas import data as data_lib
 from tfnas.spaces import hurricane
-from tfnas.supernets.single_path import PathSGD, SinglePathSupernet, light_graph_optimization
+from tfnas.supernets.single_path import PathSGD, SinglePathSupernet, batchnorms, light_graph_optimization
 
 keras = tf.keras
 CONFIG = hurricane.HurricaneConfig(32, 0.25, input_channels=1, num_classes=10)
@@ -107,3 +107,28 @@ def test_scoring_a_path_leaves_the_supernet_as_trained(trained, mnist):
     supernet.score_path(paths[1], [images[:32]], [(images, labels)])
     assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, supernet.variables))
     assert supernet.score_path(paths[0], [images], [(images, labels)]) == first
+
+
+def test_affine_free_bn_trains_no_scale_or_offset_and_transfers_to_the_child(mnist):
+    """SPOS' supernet BN (affine off): scale and offset stay 1 and 0, and the affine child computes the path."""
+    tf.keras.utils.set_random_seed(1)
+    supernet = SinglePathSupernet(CONFIG, CANDIDATES, seed=3, bn_affine=False)
+    supernet.compile(optimizer=PathSGD(0.05).attach(supernet),
+                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    trained = {id(v) for v in supernet.trainable_path_variables()}
+    bns = batchnorms(supernet)
+    assert len(bns) > 20 and not any(id(bn.gamma) in trained or id(bn.beta) in trained for bn in bns)
+    stream = data_lib.train_stream(mnist, None, 32, seed=0, steps_per_epoch=3)
+    before = supernet.stem.conv.kernel.numpy().copy()
+    with light_graph_optimization():
+        supernet.fit(stream, epochs=1, steps_per_epoch=3, verbose=0)
+    assert not np.allclose(supernet.stem.conv.kernel.numpy(), before)
+    for bn in bns:
+        np.testing.assert_array_equal(bn.gamma.numpy(), np.ones(bn.gamma.shape))
+        np.testing.assert_array_equal(bn.beta.numpy(), np.zeros(bn.beta.shape))
+    ops = [c[1] if len(c) > 1 else c[0] for c in CANDIDATES]
+    child = supernet.export_child(ops)
+    assert child.get_layer("stem").bn.gamma.trainable  # the child learns its own scale and offset
+    x = data_lib.representative_images(mnist, 8)
+    np.testing.assert_allclose(supernet(x, training=False, path=supernet.path_for(ops)).numpy(),
+                               child(x, training=False).numpy(), rtol=1e-5, atol=1e-5)

@@ -15,11 +15,23 @@ Inside a network the other layers push their own weights and activations through
 between two runs of that op, so how much of it is still cached depends on how many bytes the rest of
 *this* network touches, from a few MiB (fits in the last-level cache: the op runs warm) to hundreds
 (everything comes from DRAM). So every op is timed in the cache state it meets in a network: before
-each timed run, ``flush`` bytes of memory are read, for a ladder of flush sizes from 0 to a few times
-the last-level cache; the entry is the latency curve over that ladder. For an architecture, each op is
+each timed run, ``flush`` bytes of memory are read, for a ladder of flush sizes from 0 to the bytes
+the heaviest network of the space touches (at most 4x the last-level cache); the entry is the latency
+curve over that ladder. For an architecture, each op is
 read off its curve at the bytes the rest of that architecture touches per inference (weights and
 activations, recorded per op while measuring), and the curves are interpolated linearly. The empty
 model's latency (one invocation's overhead) is subtracted from every op and counted once.
+
+Why the ladder stops at the heaviest network: an architecture's op is only ever read off its curve
+at the bytes the rest of that architecture touches, never beyond what the heaviest one touches, so
+flushing more measures states no network of the space creates. On a server CPU with a large
+last-level cache (hundreds of MiB) and a small space (32x32 inputs, width 0.25: a few MiB per
+network), a ladder of multiples of the cache read gigabytes before every timed run (the build took
+hours); capped, it reads a few MiB and resolves the range networks actually live in. Where networks
+touch more than 4x the cache, the ladder is the cache-based one (0, 1/4, 1/2, 1, 2, 4 x the cache).
+Eviction reads one 8-byte word per 64-byte cache line: the cache holds whole lines, so this evicts
+what reading every byte evicts, at a fraction of the arithmetic. The ops are converted to TFLite
+before anything is timed (the ladder needs every op's bytes), into a temporary directory.
 
 Timings use the minimum over interleaved rounds (all flush sizes in turn, ``num_runs`` rounds) by
 default: other processes on a shared machine only ever add time, and on an idle device the minimum
@@ -35,6 +47,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 import time
 from typing import Any, Callable, Sequence
 
@@ -53,6 +66,7 @@ TABLE_VERSION = 2
 STATISTICS = ("min", "p10", "median")
 FLUSH_LADDER = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # flush sizes in units of the last-level cache
 DEFAULT_LLC_BYTES = 8 * 2**20
+CACHE_LINE_BYTES = 64
 Entry = "float | list[float]"
 
 
@@ -368,15 +382,34 @@ def touched_bytes(model: keras.Model, expansion: int = 1) -> int:
     return int(weights + inp + out + (inp * expansion if expansion > 1 else 0))
 
 
+def flush_ladder(last_level_cache: int, heaviest_network_bytes: int) -> list[int]:
+    """The cache states an op is timed in: ``FLUSH_LADDER``'s shape from 0 up to the bytes the heaviest
+    network of the space touches, or up to 4x the last-level cache where networks touch more."""
+    top = min(FLUSH_LADDER[-1] * last_level_cache, heaviest_network_bytes)
+    return [int(f / FLUSH_LADDER[-1] * top) for f in FLUSH_LADDER]
+
+
+def heaviest_network_bytes(profile: LayerwiseProfile, op_bytes: dict[str, dict[str, int]], ops: Sequence[str]) -> int:
+    """Bytes one inference touches when every layer holds its heaviest op among ``ops`` (fixed parts included)."""
+    fixed = sum(op_bytes.get("fixed", {}).values())
+    return int(fixed + sum(max(op_bytes[p.key()][op] for op in ops) for p in profile.positions))
+
+
 class CacheFlusher:
-    """Reads ``num_bytes`` of memory, evicting what an op would find evicted inside a whole network."""
+    """Reads ``num_bytes`` of memory, evicting what an op would find evicted inside a whole network.
+
+    One word per cache line is read: the cache fills and evicts whole lines, so the lines left
+    cached are those a full read leaves (measured: a late inverted residual's cold latency is the
+    same either way), for an eighth of the loads.
+    """
 
     def __init__(self, max_bytes: int):
         self._buffer = np.ones(max(1, int(max_bytes) // 8), np.float64)
+        self._stride = CACHE_LINE_BYTES // self._buffer.itemsize
 
     def __call__(self, num_bytes: int) -> None:
         if num_bytes > 0:
-            self._buffer[: max(1, int(num_bytes) // 8)].sum()
+            self._buffer[: max(1, int(num_bytes) // 8): self._stride].sum()
 
 
 def _statistic(times: np.ndarray, statistic: str) -> float:
@@ -389,7 +422,7 @@ def _statistic(times: np.ndarray, statistic: str) -> float:
     raise LatencyTableError(f"unknown latency statistic {statistic!r}; use one of {list(STATISTICS)}")
 
 
-def time_model(data: bytes, num_threads: int, num_runs: int, warmup_runs: int, flusher: CacheFlusher | None,
+def time_model(data: str | bytes, num_threads: int, num_runs: int, warmup_runs: int, flusher: CacheFlusher | None,
                flush_bytes: Sequence[int] = (0,)) -> dict[str, list[float]]:
     """Per flush size: min, p10 and median (ms) of ``num_runs`` timed runs, each after reading that many bytes.
 
@@ -427,7 +460,9 @@ def build_table(space_or_profile: Any, path: str | None = None, ops: Sequence[st
                 log: Callable[[str], None] = print) -> LatencyTable:
     """Measure (or finish measuring) the table of a space geometry on this device; save after every position.
 
-    ``flush_bytes`` is the ladder of cache states (default: 0 to 4x the last-level cache).
+    ``flush_bytes`` is the ladder of cache states (default: ``flush_ladder``, 0 up to what the
+    heaviest network of ``ops`` touches, at most 4x the last-level cache; a table extended later
+    with heavier ops keeps its ladder and reads their coldest states at its top).
     ``calibration_archs`` random whole networks (seed ``CALIBRATION_SEED``) are then measured and the
     median ratio measured / predicted becomes the table's one calibration scale. With
     ``path`` pointing at an existing table of the same geometry, thread count, statistic and device,
@@ -440,8 +475,36 @@ def build_table(space_or_profile: Any, path: str | None = None, ops: Sequence[st
         profile.parse_op(op)
     if statistic not in STATISTICS:
         raise LatencyTableError(f"unknown latency statistic {statistic!r}; use one of {list(STATISTICS)}")
+    table = _open_table(profile, path, num_threads, statistic, num_runs, warmup_runs, log)
+
+    def save():
+        if path:
+            table.save(path)
+
+    with tempfile.TemporaryDirectory(prefix="tfnas_latency_table_") as stash:
+        models = _convert_missing(table, ops, stash)
+        if "flush_bytes" not in table.measurement:
+            llc = table.measurement["last_level_cache_bytes"]
+            heaviest = heaviest_network_bytes(profile, table.op_bytes, ops)
+            table.measurement["flush_bytes"] = (flush_ladder(llc, heaviest) if flush_bytes is None
+                                                else sorted({int(b) for b in flush_bytes}))
+            table.measurement["heaviest_network_bytes"] = heaviest
+            log(f"cache states: {[round(b / 2**20, 2) for b in table.flush_bytes]} MiB (heaviest network "
+                f"{heaviest / 2**20:.2f} MiB, last-level cache {llc / 2**20:.0f} MiB)")
+            save()
+        _time_missing(table, ops, models, num_threads, log, save)
+    table.measurement["typical_rest_bytes"] = typical_rest_bytes(table)
+    if calibration_archs > 0 and "calibration" not in table.measurement and set(ops) == set(profile.vocabulary):
+        table.measurement["calibration"] = calibrate(table, calibration_archs,
+                                                     runs=max(table.measurement["num_runs"], 50), log=log)
+    save()
+    return table
+
+
+def _open_table(profile: LayerwiseProfile, path: str | None, num_threads: int, statistic: str, num_runs: int,
+                warmup_runs: int, log: Callable[[str], None]) -> LatencyTable:
+    """The table at ``path`` to resume (refused when measured elsewhere or differently), or a new one."""
     device = litert.device_identity()
-    table: LatencyTable | None = None
     if path and os.path.exists(path):
         table = LatencyTable.load(path, profile)
         mismatch = []
@@ -455,70 +518,94 @@ def build_table(space_or_profile: Any, path: str | None = None, ops: Sequence[st
             raise LatencyTableError(f"{path} already holds a table that cannot be extended here ({'; '.join(mismatch)}); "
                                     "pass another --output (or delete that file to measure afresh)")
         log(f"resuming latency table {path}")
-    if table is None:
-        llc = last_level_cache_bytes()
-        ladder = [int(f * llc) for f in FLUSH_LADDER] if flush_bytes is None else sorted({int(b) for b in flush_bytes})
-        table = LatencyTable(
-            profile=profile, num_threads=num_threads, device=device, litert_version=litert.litert_version(),
-            measurement={"method": "in_process", "scheme": "one-op models timed after reading flush_bytes of memory",
-                         "statistic": statistic, "num_runs": num_runs, "warmup_runs": warmup_runs,
-                         "flush_bytes": ladder, "last_level_cache_bytes": llc},
-            created=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    ladder = table.flush_bytes
-    flusher = CacheFlusher(max(ladder))
-    runs, warmups = table.measurement["num_runs"], table.measurement["warmup_runs"]
+        table.measurement.setdefault("last_level_cache_bytes", last_level_cache_bytes())
+        return table
+    return LatencyTable(
+        profile=profile, num_threads=num_threads, device=device, litert_version=litert.litert_version(),
+        measurement={"method": "in_process", "scheme": "one-op models timed after reading flush_bytes of memory",
+                     "statistic": statistic, "num_runs": num_runs, "warmup_runs": warmup_runs,
+                     "last_level_cache_bytes": last_level_cache_bytes(),
+                     "eviction": f"one read per {CACHE_LINE_BYTES}-byte cache line"},
+        created=time.strftime("%Y-%m-%dT%H:%M:%S"))
 
-    def measure(model: keras.Model) -> dict[str, list[float]]:
-        stats = time_model(export.convert(model), num_threads, runs, warmups, flusher, ladder)
-        overhead = table.measurement["invoke_overhead"]
-        return {name: [max(0.0, v - overhead[name]) for v in values] for name, values in stats.items()}
 
-    def save():
-        if path:
-            table.save(path)
+def _unique_positions(profile: LayerwiseProfile) -> list[LayerPosition]:
+    seen: dict[str, LayerPosition] = {}
+    for position in profile.positions:
+        seen.setdefault(position.key(), position)
+    return list(seen.values())
 
-    if "invoke_overhead" not in table.measurement:
-        # The empty model is timed without flushing: its latency is pure call overhead.
-        stats = time_model(export.convert(empty_model()), num_threads, max(runs, 100), warmups, None, (0,))
-        table.measurement["invoke_overhead"] = {name: v[0] for name, v in stats.items()}
-        table.invoke_overhead_ms = table.measurement["invoke_overhead"][statistic]
+
+def _convert_missing(table: LatencyTable, ops: Sequence[str], stash: str) -> dict[tuple[str, str], str]:
+    """Convert every fixed part and op the table still lacks to TFLite (files in ``stash``) and record
+    the bytes and MACs of each; returns (position key or "fixed", name) -> file."""
+    profile = table.profile
+    models: dict[tuple[str, str], str] = {}
+
+    def keep(key: str, name: str, model: keras.Model) -> None:
+        file = os.path.join(stash, f"{len(models)}.tflite")
+        with open(file, "wb") as f:
+            f.write(export.convert(model))
+        models[(key, name)] = file
+        keras.backend.clear_session()
+
     fixed_bytes = table.op_bytes.setdefault("fixed", {})
     for name, builder in profile.fixed_models.items():
         if name not in table.fixed_ms:
             model = builder()
             fixed_bytes[name] = touched_bytes_fixed(model)
-            stats = measure(model)
+            keep("fixed", name, model)
+    for position in _unique_positions(profile):
+        key = position.key()
+        row = table.entries.get(key, {})
+        for op in ops:
+            if op not in row:
+                model = op_model(profile, position, op)
+                table.op_bytes.setdefault(key, {})[op] = touched_bytes(model, profile.op_expansion(op))
+                table.op_macs.setdefault(key, {})[op] = profile.op_macs(position, op)
+                keep(key, op, model)
+    return models
+
+
+def _time_missing(table: LatencyTable, ops: Sequence[str], models: dict[tuple[str, str], str], num_threads: int,
+                  log: Callable[[str], None], save: Callable[[], None]) -> None:
+    """Time every converted model along the table's cache-state ladder; save after the fixed parts and
+    after each layer position."""
+    ladder, statistic = table.flush_bytes, table.measurement["statistic"]
+    runs, warmups = table.measurement["num_runs"], table.measurement["warmup_runs"]
+    flusher = CacheFlusher(max(ladder))
+    if "invoke_overhead" not in table.measurement:
+        # The empty model is timed without flushing: its latency is pure call overhead.
+        stats = time_model(export.convert(empty_model()), num_threads, max(runs, 100), warmups, None, (0,))
+        table.measurement["invoke_overhead"] = {name: v[0] for name, v in stats.items()}
+        table.invoke_overhead_ms = table.measurement["invoke_overhead"][statistic]
+    overhead = table.measurement["invoke_overhead"]
+
+    def measure(key: str, name: str) -> dict[str, list[float]]:
+        stats = time_model(models[(key, name)], num_threads, runs, warmups, flusher, ladder)
+        return {stat: [max(0.0, v - overhead[stat]) for v in values] for stat, values in stats.items()}
+
+    for name in table.profile.fixed_models:
+        if name not in table.fixed_ms:
+            stats = measure("fixed", name)
             table.fixed_ms[name] = stats[statistic]
             table.entry_stats.setdefault("fixed", {})[name] = stats
             log(f"{name}: {table.fixed_ms[name][0]:.4f} ms warm, {table.fixed_ms[name][-1]:.4f} ms cold")
             save()
-    seen: set[str] = set()
-    for position in profile.positions:
+    for position in _unique_positions(table.profile):
         key = position.key()
-        if key in seen:
-            continue
-        seen.add(key)
         row = table.entries.setdefault(key, {})
         todo = [op for op in ops if op not in row]
         for op in todo:
-            model = op_model(profile, position, op)
-            table.op_bytes.setdefault(key, {})[op] = touched_bytes(model, profile.op_expansion(op))
-            table.op_macs.setdefault(key, {})[op] = profile.op_macs(position, op)
-            stats = measure(model)
+            stats = measure(key, op)
             row[op] = stats[statistic]
             table.entry_stats.setdefault(key, {})[op] = stats
-            keras.backend.clear_session()
         if todo:
             warm = {op: row[op][0] for op in row}
             log(f"layer position {key}: measured {len(todo)} ops; warm fastest {min(warm, key=warm.get)} "
                 f"{min(warm.values()):.4f} ms, cold slowest {max(row, key=lambda o: row[o][-1])} "
                 f"{max(v[-1] for v in row.values()):.4f} ms")
             save()
-    table.measurement["typical_rest_bytes"] = typical_rest_bytes(table)
-    if calibration_archs > 0 and "calibration" not in table.measurement and set(ops) == set(profile.vocabulary):
-        table.measurement["calibration"] = calibrate(table, calibration_archs, runs=max(runs, 50), log=log)
-    save()
-    return table
 
 
 CALIBRATION_SEED = 7919  # not the seed of benchmarks/latency_model.py: calibration and evaluation never share networks

@@ -56,14 +56,18 @@ class SearchSettings:
     max_latency_ms: float
     stages: int = 2
     stage_split: int = 8
-    epochs: int = 10
+    epochs: int = 10  # one-stage SPOS's epochs, and the basis of the two stages' budgets
+    stage1_epochs: int | None = None  # None: the budget rule (``stage_epochs``)
+    stage2_epochs: int | None = None
     steps_per_epoch: int | None = None
     batch_size: int = 64
     learning_rate: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 4e-5
+    label_smoothing: float = 0.1  # SPOS' supernet loss
+    bn_affine: bool = False  # SPOS' supernet BN has no scale and offset
     train_portion: float = 0.8
-    recalibration_batches: int = 20
+    recalibration_batches: int = 200  # SPOS; capped at the batches the training part holds
     eval_examples: int = 1000
     population_size: int = 50
     generations: int = 20
@@ -75,6 +79,24 @@ class SearchSettings:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def stage_epochs(self, stage: str) -> int:
+        """Supernet training epochs of one stage ("spos", "stage1" or "stage2").
+
+        One-stage SPOS trains ``epochs``. Unless ``stage1_epochs`` / ``stage2_epochs`` say otherwise,
+        each HURRICANE stage trains ``epochs`` x (layers it searches / all layers), rounded: a stage
+        searches a smaller space, so it needs proportionally less training, and the two stages
+        together take as many steps as one-stage SPOS (6 + 4 of 10 epochs at the default split).
+        Their steps cost less (stage 1's early layers have one op each, stage 2 computes no weight
+        gradients for its frozen layers), which is where the saving in training time comes from.
+        """
+        if stage == "spos":
+            return self.epochs
+        explicit = self.stage1_epochs if stage == "stage1" else self.stage2_epochs
+        if explicit is not None:
+            return explicit
+        searched = hurricane.NUM_LAYERS - self.stage_split if stage == "stage1" else self.stage_split
+        return max(1, int(self.epochs * searched / hurricane.NUM_LAYERS + 0.5))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,12 +156,24 @@ class SupernetEvaluator:
 
 
 # --- training ------------------------------------------------------------------------------------------
+def supernet_loss(label_smoothing: float) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Cross-entropy of integer labels against logits, with SPOS' label smoothing when > 0."""
+    if not label_smoothing:
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def smoothed(labels, logits):
+        onehot = tf.one_hot(tf.cast(tf.reshape(labels, [-1]), tf.int32), tf.shape(logits)[-1])
+        return keras.losses.categorical_crossentropy(onehot, logits, from_logits=True, label_smoothing=label_smoothing)
+    return smoothed
+
+
 def make_supernet(config: hurricane.HurricaneConfig, candidates: Sequence[Sequence[str]], settings: SearchSettings,
                   frozen: Sequence[int] = ()) -> SinglePathSupernet:
-    supernet = SinglePathSupernet(config, candidates, seed=settings.seed, frozen_layers=frozen)
+    supernet = SinglePathSupernet(config, candidates, seed=settings.seed, frozen_layers=frozen,
+                                  bn_affine=settings.bn_affine)
     optimizer = PathSGD(learning_rate=settings.learning_rate, momentum=settings.momentum,
                         weight_decay_l2=settings.weight_decay).attach(supernet)
-    supernet.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    supernet.compile(optimizer=optimizer, loss=supernet_loss(settings.label_smoothing))
     return supernet
 
 
@@ -154,9 +188,10 @@ def copy_weights(source: SinglePathSupernet, target: SinglePathSupernet) -> int:
 
 
 def train_supernet(supernet: SinglePathSupernet, data: data_lib.ImageData, indices: np.ndarray,
-                   settings: SearchSettings, stage_dir: RunDirectory, log_dir: str | None = None,
+                   settings: SearchSettings, stage_dir: RunDirectory, epochs: int, log_dir: str | None = None,
                    verbose: int = 2) -> float:
-    """Train with model.fit, checkpointed every epoch in ``stage_dir``; returns the training wall time (s).
+    """Train ``epochs`` epochs with model.fit, checkpointed every epoch in ``stage_dir``; returns the
+    training wall time (s).
 
     The stage's run directory holds the checkpoints (weights, optimizer slots, step counter: the
     sampled paths and the learning-rate schedule resume exactly) and history.json; calling again
@@ -164,19 +199,19 @@ def train_supernet(supernet: SinglePathSupernet, data: data_lib.ImageData, indic
     """
     steps = data_lib.steps_for(len(indices), settings.batch_size, settings.steps_per_epoch)
     # Learning rate decays linearly to 0 over the stage (SPOS); the optimizer's step counter drives it.
-    schedule = keras.optimizers.schedules.PolynomialDecay(settings.learning_rate, steps * settings.epochs, 0.0)
+    schedule = keras.optimizers.schedules.PolynomialDecay(settings.learning_rate, steps * epochs, 0.0)
     supernet.optimizer.learning_rate = schedule
     state = ResumableState(supernet, stage_dir)
     start_epoch = state.restore_latest()
     checkpoint = EpochCheckpoint(state, stage_dir)
-    if start_epoch < settings.epochs:
+    if start_epoch < epochs:
         stream = data_lib.train_stream(data, indices, settings.batch_size, settings.seed,
                                        data_lib.Augment.standard(data), start_epoch, steps)
         callbacks: list[keras.callbacks.Callback] = [checkpoint]
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
         with light_graph_optimization():
-            supernet.fit(stream, epochs=settings.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
+            supernet.fit(stream, epochs=epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
                          callbacks=callbacks, verbose=verbose)
         checkpoint.raise_if_nonfinite("Lower --learning_rate and re-run; training resumes from that epoch.")
     return float(checkpoint.wall_time_s)
@@ -232,7 +267,7 @@ def run_stage(plan: StagePlan, generated: Sequence[Sequence[str]], table: Latenc
     if init_from is not None:  # a checkpoint of this stage, if any, overrides these when training resumes
         copy_weights(init_from, supernet)
     train_idx, heldout_idx = data.search_split(settings.train_portion, settings.seed)
-    train_seconds = train_supernet(supernet, data, train_idx, settings, stage_dir,
+    train_seconds = train_supernet(supernet, data, train_idx, settings, stage_dir, settings.stage_epochs(plan.name),
                                    os.path.join(output_dir, "tensorboard", plan.name), verbose)
     saved = read_json(result_path)
     if saved is not None:
@@ -353,6 +388,12 @@ class HurricaneSearchConfig(SearchSettings):
                      "eval_examples", "top_k"):
             if getattr(self, name) < 1:
                 raise HurricaneError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("stage1_epochs", "stage2_epochs"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise HurricaneError(f"--{name} must be at least 1 (or unset for the budget rule), got "
+                                     f"{getattr(self, name)}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise HurricaneError(f"--supernet_label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if not 0.0 < self.train_portion < 1.0:
             raise HurricaneError(f"--train_portion must be in (0, 1): candidates are scored on the rest, "
                                  f"got {self.train_portion}")

@@ -5,9 +5,19 @@ candidate mobile ops) -> head. A training step samples one op per layer uniforml
 from (seed, step)) and runs, differentiates and updates only that path (``PathSGD``); sampling,
 the train step, BN recalibration and fixed-path scoring are the core's
 (tfnas/supernets/path_sampling.py). What is HURRICANE's here: the layer layout, op names as
-paths (``path_for`` / ``ops_for``), frozen layers for the two-stage search, and ``export_child``,
-which copies a path's weights into the child network of the matching genotype
+paths (``path_for`` / ``ops_for``), frozen layers for the two-stage search, SPOS' affine-free BN,
+and ``export_child``, which copies a path's weights into the child network of the matching genotype
 (``tfnas.spaces.hurricane_network.build_child``) so the two compute the same function.
+
+Affine-free BN (``bn_affine=False``, SPOS' supernet: ``BatchNorm2d(affine=False)`` everywhere): the
+BN layers keep their scale and offset variables at their initial values (1 and 0) and never train
+them, which is the same function as BN without them. The child network has ordinary (affine) BN, so
+the weight transfer needs no special case: the child receives scale 1 and offset 0, computes what
+the path computed, and learns its own scale and offset when it is trained.
+
+Frozen layers (stage 2 of the two-stage search) run in inference mode and contribute no variable
+to the step's gradient: backpropagation passes through them (the searched layers come first) but
+computes no weight gradients for them.
 """
 from __future__ import annotations
 
@@ -33,13 +43,14 @@ class SinglePathSupernet(PathSamplingSupernet):
     """
 
     def __init__(self, config: hurricane.HurricaneConfig, candidates: Sequence[Sequence[str]], seed: int = 0,
-                 dropout: float = 0.0, frozen_layers: Iterable[int] = (), **kwargs):
+                 dropout: float = 0.0, frozen_layers: Iterable[int] = (), bn_affine: bool = True, **kwargs):
         if len(candidates) != hurricane.NUM_LAYERS:
             raise ValueError(f"need candidates for {hurricane.NUM_LAYERS} layers, got {len(candidates)}")
         super().__init__([len(c) for c in candidates], seed=seed, **kwargs)
         self.config = config
         self.candidates = tuple(tuple(c) for c in candidates)
         self.frozen_layers = frozenset(int(i) for i in frozen_layers)
+        self.bn_affine = bool(bn_affine)
         self.stem = hurricane_network.Stem(config.stem_channels, name="stem")
         self.choice_layers = [
             ChoiceLayer([mobile_ops.build_op(op, pos.out_channels, pos.stride, name=op) for op in ops],
@@ -58,20 +69,28 @@ class SinglePathSupernet(PathSamplingSupernet):
         self.built = True
 
     # --- the core's hooks ------------------------------------------------------------------------------
+    @tf.autograph.experimental.do_not_convert
     def forward(self, x, path, training=None, frozen_training=False):
+        """Stem, the path's op per layer, head. Plain Python control flow over static structure, so
+        autograph is kept out: converting every op's ``call`` took about a third of tracing a step."""
         x = self.stem(x, training=training)
         for i, layer in enumerate(self.choice_layers):
             x = layer(x, path[i], training=frozen_training if i in self.frozen_layers else training)
         return self.head(x, training=training)
 
     def trainable_path_variables(self) -> list[tf.Variable]:
-        """Trainable weights of the stem, the head and every candidate of the layers that are not frozen."""
+        """Trainable weights of the stem, the head and every candidate of the layers that are not frozen
+        (without BN scales and offsets when the BN is affine-free)."""
         out = list(self.stem.trainable_variables)
         for i, layer in enumerate(self.choice_layers):
             if i not in self.frozen_layers:
                 for op in layer.candidates:
                     out += op.trainable_variables
-        return out + list(self.head.trainable_variables)
+        out += list(self.head.trainable_variables)
+        if not self.bn_affine:
+            affine = {id(v) for bn in batchnorms(self) for v in (bn.gamma, bn.beta) if v is not None}
+            out = [v for v in out if id(v) not in affine]
+        return out
 
     def option_variables(self) -> list[tuple[tf.Variable, tuple[int, int]]]:
         """(variable, (layer, candidate index)) for every variable of a layer with several candidates."""
