@@ -10,7 +10,7 @@ import flags.common as common
 import flags.search as search
 from tfnas.errors import exit_on_user_error
 from tfnas.logs import quiet_tensorflow_logs
-from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
+from tfnas.configs.differentiable import SearchConfig
 
 
 def config_from_flags(method: str) -> SearchConfig:
@@ -31,7 +31,11 @@ def make_main(method: str):
 
 def run(method: str) -> None:
     with exit_on_user_error():
-        summary = run_differentiable_search(config_from_flags(method))
+        config = config_from_flags(method)
+        config.validate()  # before TensorFlow is imported: a bad flag fails in about a second
+        from tfnas.methods.differentiable_search import run_differentiable_search
+
+        summary = run_differentiable_search(config)
     last = summary["epochs"][-1] if summary["epochs"] else {}
     logging.info("search finished in %.1f s", summary["wall_time_s"])
     print(json.dumps({"genotype": summary["genotype"], "val_accuracy": last.get("val_accuracy"),

@@ -44,15 +44,12 @@ def _nasbench201_lookup(arch: str) -> dict | None:
 
 
 def run() -> dict:
-    from tfnas.hardware.trained_export import export_model_dir
-    from tfnas.hardware.litert import measure_latency
-    from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
-    from tfnas.files import write_json
-    from tfnas.training.trainer import TrainConfig, train_genotype
+    from tfnas.configs.differentiable import SearchConfig
+    from tfnas.configs.train import TrainConfig
 
     out = os.path.abspath(common.OUTPUT_DIR.value)
     started = time.time()
-    search = run_differentiable_search(SearchConfig(
+    search_config = SearchConfig(
         output_dir=os.path.join(out, "search"), method="single_darts", space="nasbench201",
         dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,
         seed=common.SEED.value, batch_size=common.BATCH_SIZE.value, epochs=qs.SEARCH_EPOCHS.value,
@@ -60,7 +57,15 @@ def run() -> dict:
         init_channels=qs.CHANNELS.value, train_portion=qs.SEARCH_TRAIN_PORTION.value,
         temperature_schedule="constant" if qs.SEARCH_FINAL_TEMPERATURE.value == 1.0 else "exponential",
         final_temperature=qs.SEARCH_FINAL_TEMPERATURE.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value,
-        mixed_precision=common.MIXED_PRECISION.value))
+        mixed_precision=common.MIXED_PRECISION.value)
+    search_config.validate()  # before TensorFlow is imported: a bad flag fails in about a second
+    from tfnas.hardware.trained_export import export_model_dir
+    from tfnas.hardware.litert import measure_latency
+    from tfnas.methods.differentiable_search import run_differentiable_search
+    from tfnas.files import write_json
+    from tfnas.training.trainer import train_genotype
+
+    search = run_differentiable_search(search_config)
     train = train_genotype(TrainConfig(
         output_dir=os.path.join(out, "train"), genotype=os.path.join(out, "search", "genotype.json"),
         dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, image_size=common.IMAGE_SIZE.value,

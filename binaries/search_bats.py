@@ -37,7 +37,7 @@ FLAGS.set_default("teacher", "supernet")
 
 
 def config_from_flags():
-    from tfnas.methods.bats import BatsSearchConfig
+    from tfnas.configs.bats import BatsSearchConfig
 
     b = bats_flags
     return BatsSearchConfig(
@@ -59,10 +59,13 @@ def main(argv):
                              "ops binarised)")
     quiet_tensorflow_logs()
     from tfnas.errors import exit_on_user_error
-    from tfnas.methods.bats import run_bats_search
 
     with exit_on_user_error():
-        summary = run_bats_search(config_from_flags())
+        config = config_from_flags()
+        config.validate()  # before TensorFlow is imported: a bad flag fails in about a second
+        from tfnas.methods.bats import run_bats_search
+
+        summary = run_bats_search(config)
     last = summary["epochs"][-1] if summary["epochs"] else {}
     logging.info("BATS search finished in %.1f s (teacher included)", summary["total_wall_time_s"])
     print(json.dumps({"genotype": summary["genotype"], "val_accuracy": last.get("val_accuracy"),

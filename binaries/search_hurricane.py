@@ -28,7 +28,7 @@ flags_help.show_in_help()
 
 
 def config_from_flags():
-    from tfnas.methods.hurricane import HurricaneSearchConfig
+    from tfnas.configs.hurricane import HurricaneSearchConfig
 
     return HurricaneSearchConfig(
         output_dir=common.OUTPUT_DIR.value, device_table=hflags.DEVICE_TABLE.value,
@@ -57,10 +57,12 @@ def main(argv: list[str]) -> None:
         if common.DISTRIBUTION.value != "default":
             raise ConfigError("search_hurricane runs on one device: use --distribution=default (the single-path "
                               "supernet's paths are replica-consistent, but multi-device runs are not tested here)")
+        config = config_from_flags()
+        config.validate()  # before TensorFlow is imported: a bad flag fails in about a second
         quiet_tensorflow_logs()
         from tfnas.methods.hurricane import run_hurricane_search
 
-        summary = run_hurricane_search(config_from_flags())
+        summary = run_hurricane_search(config)
     best = summary["best"]
     print(json.dumps({"genotype": best["genotype"]["ops"], "accuracy": best["accuracy"],
                       "predicted_latency_ms": best["predicted_latency_ms"],

@@ -31,7 +31,7 @@ flags_help.show_in_help()
 
 
 def config_from_flags():
-    from tfnas.methods.vitas import VitasSearchConfig
+    from tfnas.configs.vitas import VitasSearchConfig
 
     if vflags.MIN_MFLOPS.value is None or vflags.MAX_MFLOPS.value is None:
         raise ConfigError("pass the FLOPs window: --min_mflops=<M> --max_mflops=<M> (millions of multiply-accumulates "
@@ -65,6 +65,7 @@ def main(argv: list[str]) -> None:
         if common.DISTRIBUTION.value != "default":
             raise ConfigError("search_vitas trains on one device: use --distribution=default (its sub-transformers are "
                               "drawn identically on every replica, but multi-device runs are untested)")
+        config.validate()  # before TensorFlow is imported: a bad flag fails in about a second
         quiet_tensorflow_logs()
         from tfnas.methods.vitas import run_vitas_search
 

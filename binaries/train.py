@@ -30,7 +30,7 @@ FLAGS = absl_flags.FLAGS
 
 def _recipe(name: str, value):
     """The flag's value, or the binary recipe's default when --binary and the flag was not given."""
-    from tfnas.training.binary_recipe import BINARY_RECIPE
+    from tfnas.configs.train import BINARY_RECIPE
 
     if train_flags.BINARY.value and not FLAGS[name].present and name in BINARY_RECIPE:
         return BINARY_RECIPE[name]
@@ -51,7 +51,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     quiet_tensorflow_logs()
-    from tfnas.training.trainer import TrainConfig, train_genotype
+    from tfnas.configs.train import TrainConfig
 
     f = train_flags
     config = TrainConfig(
@@ -71,6 +71,9 @@ def main(argv):
         kd_temperature=kd_flags.KD_TEMPERATURE.value, inherit_from=f.INHERIT_FROM.value,
         mixed_precision=common.MIXED_PRECISION.value)
     with exit_on_user_error():
+        config.validate()  # before TensorFlow is imported: a bad flag fails in about a second
+        from tfnas.training.trainer import train_genotype
+
         summary = train_genotype(config)
     print(json.dumps({k: summary[k] for k in ("test_accuracy", "params", "wall_time_s", "model_dir", "tensorboard")},
                      indent=2))

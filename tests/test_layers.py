@@ -43,6 +43,9 @@ FORBIDDEN = [
     (["tfnas/run_dir.py", "tfnas/files.py", "tfnas/errors.py", "tfnas/summary_writer.py"], "tfnas.",
      "the bottom layer imports nothing above it"),
     (["tfnas/data/streaming.py"], "tfnas.data.pipeline", "pipeline imports streaming, never the reverse"),
+    (modules_in("tfnas/configs"), "tensorflow", "settings are checked before TensorFlow is imported"),
+    *[(modules_in("tfnas/configs"), f"tfnas.{layer}", "settings know no model code")
+      for layer in ("methods", "supernets", "training", "hardware", "search", "ops", "data")],
 ]
 
 

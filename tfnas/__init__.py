@@ -29,3 +29,16 @@ if "tensorflow" in sys.modules:
         )
 
 __version__ = "0.1.0"
+
+_API = ("search_architecture", "train", "export", "profile", "SearchResult", "TrainResult")
+
+
+def __getattr__(name: str):
+    """``tfnas.search_architecture`` / ``train`` / ``export`` / ``profile`` (tfnas/api.py), imported on
+    first use so that ``import tfnas`` stays light (no TensorFlow until a job needs it). (``tfnas.search``
+    is the package of searchers, so the search job has the longer name.)"""
+    if name in _API:
+        from tfnas import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'tfnas' has no attribute {name!r}")

@@ -20,6 +20,10 @@ class ConfigError(UserInputError):
     """Flags that do not fit together."""
 
 
+class LatencyTableError(UserInputError):
+    """A device table that is missing, malformed, incomplete, or built for another geometry."""
+
+
 class TrainingDiverged(RuntimeError):
     """Training produced a non-finite loss; what was computed before is kept."""
 

@@ -50,7 +50,7 @@ class RunDirectory:
         if not output_dir:
             raise OutputDirError("--output_dir is required: results, checkpoints and TensorBoard events go there")
         self.path = os.path.abspath(output_dir)
-        _check_is_directory(self.path)
+        check_is_directory(self.path)
         if fresh and os.path.isdir(self.path) and os.listdir(self.path):
             self.moved_aside = move_aside(self.path)
         else:
@@ -143,7 +143,7 @@ def move_aside(path: str) -> str:
     return aside
 
 
-def _check_is_directory(path: str) -> None:
+def check_is_directory(path: str) -> None:
     """A clear error when ``path`` or one of its parents is an existing file."""
     probe = path
     while probe and probe != os.path.dirname(probe):

@@ -48,3 +48,53 @@ def test_bad_input_ends_with_one_clear_line(tmp_path, args, message):
     error_lines = [l for l in err.splitlines() if l.startswith("error: ")]
     assert len(error_lines) == 1 and message in error_lines[0], err[-2000:]
     assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def without_tensorflow(tmp_path_factory):
+    """PYTHONPATH under which ``import tensorflow`` fails: what runs there never needed TensorFlow."""
+    root = tmp_path_factory.mktemp("no_tf")
+    (root / "tensorflow").mkdir()
+    (root / "tensorflow" / "__init__.py").write_text("raise ImportError('tensorflow was imported')\n")
+    return str(root)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["binaries.search_single_darts", "--output_dir={file}"], "is a file, not a directory"),
+    (["binaries.search_darts", "--space=darts", "--layers=2", "--output_dir={out}"], "at least 3 cells"),
+    (["binaries.search_bats", "--layers=1", "--output_dir={out}"], "at least 3 cells"),
+    (["binaries.search_hurricane", "--device_table=t.json", "--max_latency_ms=0", "--output_dir={out}"],
+     "--max_latency_ms"),
+    (["binaries.search_vitas", "--min_mflops=1", "--max_mflops=2", "--output_dir={file}/run"], "is a file"),
+    (["binaries.train", "--genotype={bats}", "--binary", "--layers=2", "--output_dir={out}"], "at least 3 cells"),
+    (["binaries.quickstart", "--output_dir={file}/run"], "is a file, not a directory"),
+    (["binaries.search_evolution", "--benchmark=nasbench201", "--output_dir={file}"], "is a file"),
+])
+def test_bad_settings_fail_before_tensorflow_and_leave_nothing(tmp_path, without_tensorflow, args, message):
+    """A bad flag costs a second (no TensorFlow import, no data) and writes nothing into --output_dir."""
+    from tfnas.spaces.base import save_genotype
+    from tfnas.spaces.bats import BatsGenotype
+
+    (tmp_path / "a_file").write_text("not a directory")
+    bats = tmp_path / "bats.json"
+    cell = (("group_conv_3x3", 0), ("skip_connect", 1), ("group_conv_5x5", 0), ("avg_pool_3x3", 2),
+            ("skip_connect", 1), ("group_conv_3x3", 3), ("max_pool_3x3", 2), ("skip_connect", 4))
+    save_genotype(BatsGenotype(normal=cell, reduce=cell), str(bats))
+    subs = {"{file}": str(tmp_path / "a_file"), "{out}": str(tmp_path / "out"), "{bats}": str(bats)}
+    args = [a.replace("{file}", subs["{file}"]).replace("{out}", subs["{out}"]).replace("{bats}", subs["{bats}"])
+            for a in args]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([without_tensorflow, ROOT, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, text=True, capture_output=True,
+                          timeout=120)
+    error_lines = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
+    assert proc.returncode == 2 and len(error_lines) == 1 and message in error_lines[0], proc.stderr[-2000:]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_tabular_search_never_imports_tensorflow(tmp_path, without_tensorflow):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([without_tensorflow, ROOT, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", "binaries.search_evolution", "--benchmark=nasbench201",
+                           "--max_evaluations=20", f"--output_dir={tmp_path}/evo", "--verbose=0"],
+                          cwd=ROOT, env=env, text=True, capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "evo" / "genotype.json").exists()

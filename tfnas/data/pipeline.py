@@ -76,10 +76,12 @@ def load_image_data(name: str, data_dir: str | None = None, image_size: int | No
     Datasets whose training split exceeds ``max_in_memory_bytes`` at the requested size, or whose
     images vary in size without an ``image_size``, are streamed instead (tfnas/data/streaming.py).
     """
-    from tfnas.data import folder
+    from tfnas.data import folder, user_data
 
     if folder.is_folder_dataset(name):
         return folder.load_folder(name, image_size)
+    if user_data.is_user_dataset(name):
+        return user_data.load(name, image_size)
     spec = spec_for(name)
     builder = get_builder(name, data_dir)
     splits = builder.info.splits

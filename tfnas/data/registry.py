@@ -95,10 +95,13 @@ def get_builder(name: str, data_dir: str | None = None) -> tfds.core.DatasetBuil
 
 def dataset_geometry(name: str, data_dir: str | None = None) -> tuple[int, int]:
     """(image channels, classes) of a dataset from its tfds metadata (or one image of a folder), without loading it."""
-    from tfnas.data import folder  # folder imports this module
+    from tfnas.data import folder, user_data  # both import this module
 
     if folder.is_folder_dataset(name):
         return folder.geometry(name)
+    if user_data.is_user_dataset(name):
+        data = user_data.load(name)
+        return data.image_shape[-1], data.num_classes
     info = get_builder(name, data_dir).info
     image_key, label_key = info.supervised_keys
     return int(info.features[image_key].shape[-1]), int(info.features[label_key].num_classes)

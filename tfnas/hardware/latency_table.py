@@ -56,7 +56,7 @@ import tensorflow as tf
 
 from tfnas.hardware import export, litert
 from tfnas.spaces.layerwise import LayerPosition, LayerwiseProfile, as_profile, profile_for
-from tfnas.errors import UserInputError
+from tfnas.errors import LatencyTableError, UserInputError  # noqa: F401  (LatencyTableError re-exported)
 from tfnas.files import write_json
 
 keras = tf.keras
@@ -68,10 +68,6 @@ FLUSH_LADDER = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # flush sizes in units of the la
 DEFAULT_LLC_BYTES = 8 * 2**20
 CACHE_LINE_BYTES = 64
 Entry = "float | list[float]"
-
-
-class LatencyTableError(UserInputError):
-    """A device table that is missing, malformed, incomplete, or built for another geometry."""
 
 
 def _build_hint(profile: LayerwiseProfile | None, path: str | None = None) -> str:

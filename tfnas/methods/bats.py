@@ -32,18 +32,16 @@ import tensorflow as tf
 from tfnas.errors import ConfigError
 from tfnas.methods.differentiable import BilevelSearch, SingleLevelSearch
 from tfnas.methods.differentiable_search import SearchConfig, architecture_optimizer, run_differentiable_search
+from tfnas.configs.bats import (  # noqa: F401  (re-exported: the driver's settings)
+    AUTO_TEACHER, BINARIZE, DEPLOY_INIT_CHANNELS, SEARCH_METHODS, TEACHER_DIR, BatsSearchConfig)
 from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exported)
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.training.temperature import TEMPERATURE_SCHEDULES, TemperatureSchedule, temperature_at  # noqa: F401  (re-exported)
-from tfnas.supernets.bats_supernet import BINARIZE, DEPLOY_INIT_CHANNELS, BatsSupernet
+from tfnas.supernets.bats_supernet import BatsSupernet
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
 
 keras = tf.keras
-
-SEARCH_METHODS = ("darts", "single_darts")
-AUTO_TEACHER = "supernet"
-TEACHER_DIR = "teacher"
 
 
 # --- progressive binarisation --------------------------------------------------------------------
@@ -125,58 +123,6 @@ class BatsBilevelSearch(DistillationMixin, BilevelSearch):
 
 
 # --- configuration and driver ----------------------------------------------------------------------
-@dataclasses.dataclass
-class BatsSearchConfig(SearchConfig):
-    """A BATS search: SearchConfig (data, schedule, optimisers) plus the BATS choices.
-
-    Defaults are the paper's where it states them and documented choices where it does not
-    (docs/METHODS.md, BATS); ``naive`` and the ablation switch them off one by one.
-    """
-
-    method: str = "darts"
-    space: str = "bats"
-    naive: bool = False
-    temperature: float = 0.2
-    arch_step_budget: float = 0.0  # BATS keeps --arch_learning_rate fixed unless asked
-    binarize: str = "activations"
-    binarize_warmup_epochs: int = 0
-    kd_weight: float = 1.0
-    kd_temperature: float = 1.0
-    teacher: str = AUTO_TEACHER
-    teacher_epochs: int | None = None
-    groups: int | None = None
-    deploy_init_channels: int = DEPLOY_INIT_CHANNELS
-    shuffle_groups: int = 4
-    binary_preprocess: bool = True
-    binary_downsample: bool = False
-
-    def __post_init__(self):
-        self.space = "darts" if self.naive else "bats"
-
-    def validate(self) -> None:
-        if self.method not in SEARCH_METHODS:
-            raise ConfigError(f"unknown method {self.method!r}; choose one of {SEARCH_METHODS}")
-        self.validate_optimisation()
-        if self.binarize not in BINARIZE:
-            raise ConfigError(f"--binarize must be one of {BINARIZE}, got {self.binarize!r}")
-        if self.kd_weight < 0 or self.kd_temperature <= 0:
-            raise ConfigError("--kd_weight must be >= 0 and --kd_temperature > 0")
-        if self.binarize_warmup_epochs < 0:
-            raise ConfigError(f"--binarize_warmup_epochs must be >= 0, got {self.binarize_warmup_epochs}")
-        if self.kd_weight > 0 and self.teacher != AUTO_TEACHER and not os.path.isdir(self.teacher):
-            raise ConfigError(f"--teacher={self.teacher!r} is neither {AUTO_TEACHER!r} nor a trained model directory "
-                              "(the 'model' directory binaries.train writes)")
-
-    def resolved_layers(self) -> int:
-        return self.layers or 8
-
-    def teacher_config(self) -> "BatsSearchConfig":
-        """The real-valued search whose supernet is the distillation teacher (``teacher=supernet``)."""
-        return dataclasses.replace(self, output_dir=os.path.join(self.output_dir, TEACHER_DIR), binarize="none",
-                                   binarize_warmup_epochs=0, kd_weight=0.0, epochs=self.teacher_epochs or self.epochs,
-                                   teacher_epochs=None, fresh=False)
-
-
 def build_supernet(config: BatsSearchConfig, num_classes: int) -> BatsSupernet:
     checkpoint = True if config.checkpoint_cells is None else config.checkpoint_cells
     return BatsSupernet(num_classes, init_channels=config.init_channels, layers=config.resolved_layers(),

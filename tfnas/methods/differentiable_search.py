@@ -18,7 +18,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.data import Augment, eval_dataset, load_image_data, steps_for, train_stream, zip_streams
-from tfnas.errors import ConfigError
 from tfnas.methods.differentiable import METHODS, ArchitectureSearchModel, BilevelSearch, SingleLevelSearch
 from tfnas.training.distribution import strategy_for
 from tfnas.training.schedules import EpochCosineDecay
@@ -28,120 +27,17 @@ from tfnas.spaces.base import save_genotype
 from tfnas.supernets.differentiable import SUPERNETS, build_supernet
 from tfnas.training.arch_summaries import ArchitectureSummary, entropy
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
-from tfnas.training.precision import precision_policy, validate_policy
+from tfnas.training.precision import precision_policy
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
-from tfnas.training.temperature import TEMPERATURE_SCHEDULES, TemperatureSchedule
+from tfnas.training.temperature import TemperatureSchedule
+from tfnas.configs.differentiable import (  # noqa: F401  (re-exported: the driver's settings)
+    ARCH_STEP_BUDGET, DEFAULT_LAYERS, DEFAULT_TRAIN_PORTION, SAFE_ON_RESUME, SearchConfig)
+from tfnas.configs import differentiable as _configs
+
+assert set(_configs.METHODS) == set(METHODS) and set(_configs.SPACES) == set(SUPERNETS)
 
 keras = tf.keras
-
-DEFAULT_LAYERS = {"darts": 8, "nasbench201": 5}
-"""Search-network depth: DARTS cells in total; NAS-Bench-201 cells per stage (N)."""
-
-DEFAULT_TRAIN_PORTION = {"darts": 0.5, "single_darts": 0.5}
-"""Weight part of the training split per method: bi-level DARTS takes its architecture steps on the
-held-out half (the paper's 50/50); single-level search needs no held-out part (see docs/METHODS.md)."""
-
-ARCH_STEP_BUDGET = 30.0
-"""Default ``arch_step_budget`` of DARTS and Single-DARTS (architecture learning rate x architecture
-steps; measured on the embedded data, docs/METHODS.md). 0 keeps ``arch_learning_rate`` fixed."""
-
-
-SAFE_ON_RESUME = ("learning_rate", "min_learning_rate", "arch_learning_rate", "grad_clip")
-"""Settings a resumed search may change (after a NaN loss, say); the change is recorded in run_config.json."""
-
-
-@dataclasses.dataclass
-class SearchConfig:
-    """Everything a differentiable search depends on (the binaries' flags, one to one)."""
-
-    output_dir: str
-    method: str = "single_darts"
-    order: int = 1
-    space: str = "nasbench201"
-    dataset: str = "mnist_embedded"
-    data_dir: str | None = None
-    image_size: int | None = None
-    seed: int = 0
-    batch_size: int = 64
-    epochs: int = 50
-    steps_per_epoch: int | None = None
-    validation_steps: int | None = None
-    layers: int | None = None
-    init_channels: int = 16
-    train_portion: float | None = None  # None: the method's default (DEFAULT_TRAIN_PORTION)
-    learning_rate: float = 0.025
-    min_learning_rate: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    arch_learning_rate: float = 3e-4
-    arch_step_budget: float = ARCH_STEP_BUDGET
-    arch_weight_decay: float = 1e-3
-    arch_beta1: float = 0.5
-    arch_activation: str = "softmax"
-    temperature: float = 1.0
-    temperature_schedule: str = "constant"  # tfnas.training.temperature: T from `temperature` to `final_temperature`
-    final_temperature: float | None = None
-    checkpoint_cells: bool | None = None
-    mixed_precision: str = "float32"  # tfnas.training.precision.POLICIES
-    distribution: str = "default"
-    fresh: bool = False
-    verbose: int = 2
-
-    def validate(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"unknown method {self.method!r}; choose one of {sorted(METHODS)}")
-        if self.space not in SUPERNETS:
-            raise ConfigError(f"unknown space {self.space!r} for differentiable search; choose one of {sorted(SUPERNETS)}")
-        self.validate_optimisation()
-
-    def validate_optimisation(self) -> None:
-        """Checks shared by every differentiable search (DARTS order, validation split, sizes)."""
-        if self.method == "darts" and self.order not in (1, 2):
-            raise ConfigError(f"--order must be 1 or 2 for DARTS, got {self.order}")
-        if self.train_portion is not None and not 0.0 < self.train_portion <= 1.0:
-            raise ConfigError(f"--train_portion must be in (0, 1], got {self.train_portion}")
-        if self.method == "darts" and self.resolved_train_portion() >= 1.0:
-            raise ConfigError("bi-level DARTS needs a validation part: --train_portion must be below 1")
-        if self.arch_learning_rate <= 0 or self.arch_step_budget < 0:
-            raise ConfigError(f"--arch_learning_rate must be positive and --arch_step_budget >= 0, got "
-                              f"{self.arch_learning_rate} and {self.arch_step_budget}")
-        if self.method == "darts" and self.order == 2 and self.distribution != "default":
-            raise ConfigError("second-order DARTS runs on one device: use --distribution=default or --order=1")
-        if self.temperature_schedule not in TEMPERATURE_SCHEDULES:
-            raise ConfigError(f"--temperature_schedule must be one of {TEMPERATURE_SCHEDULES}, "
-                              f"got {self.temperature_schedule!r}")
-        if self.temperature <= 0 or (self.final_temperature is not None and self.final_temperature <= 0):
-            raise ConfigError("--temperature and --final_temperature must be positive")
-        if self.arch_activation == "sigmoid" and (self.temperature != 1.0 or self.temperature_schedule != "constant"):
-            raise ConfigError("the temperature acts on the softmax: with --arch_activation=sigmoid use "
-                              "--temperature=1 --temperature_schedule=constant")
-        for name in ("batch_size", "epochs", "init_channels"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
-        validate_policy(self.mixed_precision)
-
-    def resolved_layers(self) -> int:
-        return self.layers or DEFAULT_LAYERS[self.space]
-
-    def resolved_train_portion(self) -> float:
-        return self.train_portion if self.train_portion is not None else DEFAULT_TRAIN_PORTION[self.method]
-
-    def resolved_arch_learning_rate(self, steps_per_epoch: int) -> float:
-        """The architecture learning rate this search runs with: ``arch_learning_rate``, raised to
-        ``arch_step_budget / (epochs x steps_per_epoch)`` where that is larger.
-
-        Adam moves each architecture variable by at most about the learning rate per step, so
-        lr x steps bounds how far alpha can travel from its near-uniform start. DARTS' recipe
-        (3e-4 over 50 epochs x 391 steps on CIFAR-10) gives 5.9; a short search keeps alpha near
-        uniform unless the rate grows as the budget shrinks. ``arch_step_budget=0`` keeps the
-        rate fixed (the paper's recipe).
-        """
-        if not self.arch_step_budget:
-            return self.arch_learning_rate
-        return max(self.arch_learning_rate, self.arch_step_budget / (self.epochs * steps_per_epoch))
-
 
 def _edge_names(space: str) -> list[str]:
     if space == nb201_space.SPACE:

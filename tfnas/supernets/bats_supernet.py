@@ -35,9 +35,9 @@ from tfnas.supernets.differentiable import DartsLayoutMixin, DifferentiableSuper
 
 keras = tf.keras
 
-BINARIZE = ("none", "activations", "weights_and_activations")
-DEPLOY_INIT_CHANNELS = EVAL_DEFAULTS["init_channels"]
-"""Initial channels of the network a BATS genotype is trained and exported as (binaries.train --binary)."""
+from tfnas.configs.bats import BINARIZE, DEPLOY_INIT_CHANNELS  # noqa: E402,F401  (re-exported)
+
+assert DEPLOY_INIT_CHANNELS == EVAL_DEFAULTS["init_channels"]
 
 
 def search_groups(channels: int, requested: int | None, deploy_channels: int = DEPLOY_INIT_CHANNELS) -> int:

@@ -20,11 +20,9 @@ import tensorflow as tf
 from tfnas.errors import ConfigError
 from tfnas.ops.binary_ops import Binarization
 
-keras = tf.keras
+from tfnas.configs.train import BINARY_RECIPE  # noqa: F401  (re-exported)
 
-BINARY_RECIPE = {"optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 0.0}
-"""Defaults binaries.train uses with --binary for flags not given explicitly (Adam at 1e-3 as the
-real-to-binary recipe; no L2 on latent binary weights [U])."""
+keras = tf.keras
 
 
 def stage1_epochs(epochs: int, requested: int) -> int:

@@ -18,16 +18,9 @@ from typing import Iterator, Sequence
 
 import tensorflow as tf
 
-from tfnas.errors import ConfigError
+from tfnas.configs.common import POLICIES, validate_policy  # noqa: F401  (re-exported)
 
 keras = tf.keras
-
-POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
-
-
-def validate_policy(name: str) -> None:
-    if name not in POLICIES:
-        raise ConfigError(f"--mixed_precision must be one of {', '.join(POLICIES)}, got {name!r}")
 
 
 @contextlib.contextmanager

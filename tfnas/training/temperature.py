@@ -12,11 +12,9 @@ import math
 
 import tensorflow as tf
 
-from tfnas.errors import ConfigError
+from tfnas.configs.common import TEMPERATURE_SCHEDULES, validate_temperature_schedule  # noqa: F401  (re-exported)
 
 keras = tf.keras
-
-TEMPERATURE_SCHEDULES = ("constant", "linear", "cosine", "exponential")
 
 
 def temperature_at(epoch: int, epochs: int, initial: float, final: float | None, schedule: str) -> float:
@@ -25,8 +23,7 @@ def temperature_at(epoch: int, epochs: int, initial: float, final: float | None,
     constant: initial throughout. linear / cosine / exponential (geometric): reach ``final`` at
     the start of the last epoch.
     """
-    if schedule not in TEMPERATURE_SCHEDULES:
-        raise ConfigError(f"--temperature_schedule must be one of {TEMPERATURE_SCHEDULES}, got {schedule!r}")
+    validate_temperature_schedule(schedule)
     if schedule == "constant" or final is None or epochs <= 1:
         return float(initial)
     t = min(max(epoch, 0), epochs - 1) / (epochs - 1)

@@ -30,74 +30,12 @@ from tfnas.spaces.base import load_genotype
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
 from tfnas.training.child_networks import build_child, network_builder
 from tfnas.training.model_io import inherited_model_dir, load_inherited_weights, save_trained_model
-from tfnas.training.precision import float32_logits, precision_policy, scaled, unscaled, validate_policy
+from tfnas.training.precision import float32_logits, precision_policy, scaled, unscaled
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
+from tfnas.configs.train import SAFE_ON_RESUME, TrainConfig  # noqa: F401  (re-exported: the driver's settings)
 
 keras = tf.keras
-
-
-SAFE_ON_RESUME = ("learning_rate", "min_learning_rate", "grad_clip")
-"""Settings a resumed training may change (after a NaN loss, say); the change is recorded in run_config.json."""
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    output_dir: str
-    genotype: str  # path of a genotype.json
-    dataset: str = "mnist_embedded"
-    data_dir: str | None = None
-    image_size: int | None = None
-    seed: int = 0
-    batch_size: int = 96
-    epochs: int = 600
-    steps_per_epoch: int | None = None
-    layers: int | None = None
-    init_channels: int | None = None
-    learning_rate: float = 0.025
-    min_learning_rate: float = 0.0
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    cutout: int = -1  # -1: the recipe's 16 px at 32x32, scaled to the image size; 0: off
-    drop_path: float = 0.2
-    auxiliary: bool = True
-    auxiliary_weight: float = 0.4
-    label_smoothing: float = 0.0
-    warmup_epochs: int = 0
-    stem: str = "auto"
-    distribution: str = "default"
-    fresh: bool = False
-    verbose: int = 2
-    optimizer: str = "sgd"  # sgd (DARTS recipe) | adam (binary recipe)
-    binary: bool = False  # build the binary network and train it in two stages
-    binary_stage1_epochs: int = -1  # epochs with real weights before binary ones; -1 = half
-    network_options: dict[str, Any] = dataclasses.field(default_factory=dict)  # builder options (groups, ...)
-    teacher: str | None = None  # trained model directory to distil from
-    kd_weight: float = 0.0
-    kd_temperature: float = 1.0
-    inherit_from: str | None = None  # a search output_dir whose inherited_model/ initialises the network (ViTAS)
-    mixed_precision: str = "float32"  # tfnas.training.precision.POLICIES
-
-    def validate(self) -> None:
-        validate_policy(self.mixed_precision)
-        for name in ("batch_size", "epochs"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.drop_path < 1.0:
-            raise ConfigError(f"--drop_path must be in [0, 1), got {self.drop_path}")
-        if self.optimizer not in ("sgd", "adam"):
-            raise ConfigError(f"--optimizer must be sgd or adam, got {self.optimizer!r}")
-        if self.kd_weight < 0 or self.kd_temperature <= 0:
-            raise ConfigError("--kd_weight must be >= 0 and --kd_temperature > 0")
-        if self.kd_weight > 0 and not self.teacher:
-            raise ConfigError("--kd_weight > 0 needs --teacher=<trained model directory> (binaries.train's 'model')")
-        if self.binary and self.binary_stage1_epochs >= self.epochs:
-            raise ConfigError(f"--binary_stage1_epochs={self.binary_stage1_epochs} leaves no fully binary epoch of "
-                              f"--epochs={self.epochs}; use fewer (0 = binary weights from the start, -1 = half)")
-
-    def cutout_pixels(self, image_size: int) -> int:
-        return int(round(16 * image_size / 32)) if self.cutout < 0 else self.cutout
 
 
 class ClassifierTrainer(keras.Model):
