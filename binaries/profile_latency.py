@@ -66,6 +66,9 @@ def build_table() -> dict:
 
 def main(argv: list[str]) -> None:
     del argv
+    from tfnas.logs import quiet_tensorflow_logs
+
+    quiet_tensorflow_logs()
     with exit_on_user_error():
         if profile_flags.BUILD_TABLE.value:
             result = build_table()

@@ -24,6 +24,9 @@ flags_help.show_in_help()
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from tfnas.logs import quiet_tensorflow_logs
+
+    quiet_tensorflow_logs()
     from tfnas.report.page import write_report
 
     with exit_on_user_error():

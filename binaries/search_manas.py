@@ -43,6 +43,9 @@ def search() -> dict:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from tfnas.logs import quiet_tensorflow_logs
+
+    quiet_tensorflow_logs()
     with exit_on_user_error():
         summary = search()
     rec = summary["recommended"]

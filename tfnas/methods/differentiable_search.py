@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from tfnas.data import Augment, eval_dataset, load_image_data, steps_for, train_stream, zip_streams
 from tfnas.methods.differentiable import METHODS, ArchitectureSearchModel, BilevelSearch, SingleLevelSearch
@@ -27,6 +28,7 @@ from tfnas.spaces.base import save_genotype
 from tfnas.supernets.differentiable import SUPERNETS, build_supernet
 from tfnas.training.arch_summaries import ArchitectureSummary, entropy
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
+from tfnas.training.progress import fit_verbosity
 from tfnas.training.precision import precision_policy
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
@@ -125,8 +127,16 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
         state = ResumableState(model, run_dir)
     start_epoch = state.restore_latest()
     # A constant learning rate is optimizer state and comes back with the checkpoint; the config's
-    # value wins (--arch_learning_rate may be lowered on resume, see SAFE_ON_RESUME).
-    model.arch_optimizer.learning_rate = config.arch_learning_rate
+    # value wins (--arch_learning_rate may be lowered on resume, see SAFE_ON_RESUME), raised as for a
+    # fresh search by --arch_step_budget.
+    arch_lr = config.resolved_arch_learning_rate(steps)
+    restored_lr = float(tf.keras.backend.get_value(model.arch_optimizer.learning_rate))
+    if start_epoch > 0 and not np.isclose(restored_lr, arch_lr, rtol=1e-6):
+        logging.warning("resuming at epoch %d with architecture learning rate %.4g (the run so far used %.4g): "
+                        "--arch_step_budget spreads over --epochs=%d now, so the result differs from a search started "
+                        "with these settings; --arch_step_budget=0 keeps the rate fixed", start_epoch + 1, arch_lr,
+                        restored_lr, config.epochs)
+    model.arch_optimizer.learning_rate = arch_lr
 
     augment = Augment.standard(data)
     train = train_stream(data, train_idx, config.batch_size, config.seed, augment, start_epoch, steps)
@@ -157,9 +167,10 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
         summary_cb.write(0)  # the initial architecture, so TensorBoard shows the start of the trajectory
     started = time.time()
     if start_epoch < config.epochs:
+        keras_verbose, progress = fit_verbosity(config.verbose, f"{config.method} search", config.epochs)
         model.fit(train, epochs=config.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
                   validation_data=validation, validation_steps=config.validation_steps,
-                  callbacks=callbacks, verbose=config.verbose)
+                  callbacks=callbacks + progress, verbose=keras_verbose)
     ckpt_cb.raise_if_nonfinite("Lower --learning_rate or --arch_learning_rate, or raise --grad_clip, and re-run; "
                                "the search resumes from that epoch.")
     genotype = model.supernet.genotype()

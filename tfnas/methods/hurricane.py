@@ -42,6 +42,7 @@ from tfnas.files import read_json, write_json
 from tfnas.run_dir import RunDirectory
 from tfnas.summary_writer import SummaryWriter
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
+from tfnas.training.progress import fit_verbosity
 
 keras = tf.keras
 
@@ -158,8 +159,9 @@ def train_supernet(supernet: SinglePathSupernet, data: data_lib.ImageData, indic
         if log_dir:
             callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
         with light_graph_optimization():
+            keras_verbose, progress = fit_verbosity(verbose, f"{os.path.basename(stage_dir.path)} supernet", epochs)
             supernet.fit(stream, epochs=epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
-                         callbacks=callbacks, verbose=verbose)
+                         callbacks=callbacks + progress, verbose=keras_verbose)
         checkpoint.raise_if_nonfinite("Lower --learning_rate and re-run; training resumes from that epoch.")
     return float(checkpoint.wall_time_s)
 

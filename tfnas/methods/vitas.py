@@ -45,6 +45,7 @@ from tfnas.configs import vitas as _configs
 
 assert set(_configs.WEIGHT_SHARING) == set(WEIGHT_SHARING)
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
+from tfnas.training.progress import fit_verbosity
 from tfnas.training.model_io import INHERITED_MODEL, save_trained_model
 from tfnas.training.schedules import WarmupCosineDecay
 
@@ -98,8 +99,9 @@ def train_supernet(supernet: SuperTransformer, config: VitasSearchConfig, data, 
         callbacks = [checkpoint, keras.callbacks.TensorBoard(run_dir.tensorboard + "/supernet", write_graph=False,
                                                              profile_batch=0)]
         with light_graph_optimization():
+            keras_verbose, progress = fit_verbosity(config.verbose, "super-transformer", config.epochs)
             supernet.fit(stream, epochs=config.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
-                         callbacks=callbacks, verbose=config.verbose)
+                         callbacks=callbacks + progress, verbose=keras_verbose)
         checkpoint.raise_if_nonfinite("Lower --learning_rate and re-run; training resumes from that epoch.")
     return float(checkpoint.wall_time_s)
 

@@ -28,6 +28,7 @@ from tfnas.training.distribution import strategy_for
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.spaces.base import load_genotype
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
+from tfnas.training.progress import fit_verbosity
 from tfnas.training.child_networks import build_child, network_builder
 from tfnas.training.model_io import inherited_model_dir, load_inherited_weights, save_trained_model
 from tfnas.training.precision import float32_logits, precision_policy, scaled, unscaled
@@ -186,8 +187,9 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
                  keras.callbacks.TensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
     started = time.time()
     if start_epoch < config.epochs:
+        keras_verbose, progress = fit_verbosity(config.verbose, "train", config.epochs)
         trainer.fit(train, epochs=config.epochs, initial_epoch=start_epoch, steps_per_epoch=steps,
-                    validation_data=test, callbacks=callbacks, verbose=config.verbose)
+                    validation_data=test, callbacks=callbacks + progress, verbose=keras_verbose)
     ckpt_cb.raise_if_nonfinite("Lower --learning_rate or raise --grad_clip and re-run; training resumes from that epoch.")
     results = trainer.evaluate(test, verbose=0, return_dict=True)
     model_config = {
