@@ -47,3 +47,38 @@ def test_decision_on_darts_cells_ignores_none_which_derivation_never_chooses():
                                      none_choosable=False)
     edge = decision["cells"]["normal"]["edges"][0]
     assert edge["op"] == "sep_conv_3x3" and edge["margin"] == pytest.approx(0.15)
+
+
+def test_heatmap_marks_the_derived_op_and_fits_its_colour_scale_to_near_uniform_weights():
+    import io
+
+    from PIL import Image
+
+    from tfnas.report.figures import heatmap_png
+    from tfnas.training.arch_summaries import chosen_ops
+
+    ops = ["none", "skip_connect", "nor_conv_3x3"]
+    weights = np.array([[0.40, 0.31, 0.29], [0.30, 0.33, 0.37]])
+    assert chosen_ops(weights, ops, none_choosable=False) == [1, 2]  # DARTS derivation never takes none
+    assert chosen_ops(weights, ops, none_choosable=True) == [0, 2]
+    png, height, width = heatmap_png(weights, ["e0", "e1"], ops, "op weights after epoch 3", [1, 2])
+    image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert image.shape[:2] == (height, width)
+    # near-uniform weights still span the whole colour map: many distinct colours, not one
+    assert len({tuple(p) for p in image.reshape(-1, 3)[::7]}) > 50
+
+
+def test_keras_curves_and_architecture_summaries_share_steps(tmp_path):
+    import glob
+
+    import tensorflow as tf
+
+    from tfnas.training.arch_summaries import EpochTensorBoard
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(2,))])
+    model.compile("sgd", "mse")
+    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=2, verbose=0,
+              callbacks=[EpochTensorBoard(str(tmp_path), write_graph=False)])
+    steps = {e.step for f in glob.glob(str(tmp_path / "train" / "events.*"))
+             for e in tf.compat.v1.train.summary_iterator(f) if any(v.tag == "epoch_loss" for v in e.summary.value)}
+    assert steps == {1, 2}  # after epoch k at step k, as the architecture summaries (0 = initial)

@@ -26,7 +26,7 @@ from tfnas.spaces import darts as darts_space
 from tfnas.spaces import nasbench201 as nb201_space
 from tfnas.spaces.base import save_genotype
 from tfnas.supernets.differentiable import SUPERNETS, build_supernet
-from tfnas.training.arch_summaries import ArchitectureSummary, entropy
+from tfnas.training.arch_summaries import ArchitectureSummary, EpochTensorBoard, entropy
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
 from tfnas.training.progress import fit_verbosity
 from tfnas.training.precision import precision_policy
@@ -160,7 +160,7 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     temperature = TemperatureSchedule(model.supernet, config.epochs, config.temperature, config.final_temperature,
                                       config.temperature_schedule)
     callbacks = [temperature, ckpt_cb,
-                 keras.callbacks.TensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
+                 EpochTensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
     if extra_callbacks is not None:
         callbacks = list(extra_callbacks(model)) + callbacks
     if start_epoch == 0:

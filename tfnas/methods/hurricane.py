@@ -42,6 +42,7 @@ from tfnas.files import read_json, write_json
 from tfnas.run_dir import RunDirectory
 from tfnas.summary_writer import SummaryWriter
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
+from tfnas.training.arch_summaries import EpochTensorBoard
 from tfnas.training.progress import fit_verbosity
 
 keras = tf.keras
@@ -157,7 +158,7 @@ def train_supernet(supernet: SinglePathSupernet, data: data_lib.ImageData, indic
                                        data_lib.Augment.standard(data), start_epoch, steps)
         callbacks: list[keras.callbacks.Callback] = [checkpoint]
         if log_dir:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir, write_graph=False, profile_batch=0))
+            callbacks.append(EpochTensorBoard(log_dir, write_graph=False, profile_batch=0))
         with light_graph_optimization():
             keras_verbose, progress = fit_verbosity(verbose, f"{os.path.basename(stage_dir.path)} supernet", epochs)
             supernet.fit(stream, epochs=epochs, initial_epoch=start_epoch, steps_per_epoch=steps,

@@ -45,6 +45,7 @@ from tfnas.configs import vitas as _configs
 
 assert set(_configs.WEIGHT_SHARING) == set(WEIGHT_SHARING)
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
+from tfnas.training.arch_summaries import EpochTensorBoard
 from tfnas.training.progress import fit_verbosity
 from tfnas.training.model_io import INHERITED_MODEL, save_trained_model
 from tfnas.training.schedules import WarmupCosineDecay
@@ -96,7 +97,7 @@ def train_supernet(supernet: SuperTransformer, config: VitasSearchConfig, data, 
     if start_epoch < config.epochs:
         stream = data_lib.train_stream(data, train_idx, config.batch_size, config.seed,
                                        data_lib.Augment.standard(data), start_epoch, steps)
-        callbacks = [checkpoint, keras.callbacks.TensorBoard(run_dir.tensorboard + "/supernet", write_graph=False,
+        callbacks = [checkpoint, EpochTensorBoard(run_dir.tensorboard + "/supernet", write_graph=False,
                                                              profile_batch=0)]
         with light_graph_optimization():
             keras_verbose, progress = fit_verbosity(config.verbose, "super-transformer", config.epochs)

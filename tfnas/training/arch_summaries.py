@@ -1,15 +1,18 @@
 """TensorBoard views of the architecture state during a differentiable search (tfnas.summary_writer).
 
-Every epoch: the op weights of each cell type as a heatmap image (edges x ops), the derived cell
+Every epoch: the op weights of each cell type as a heatmap image (edges x ops, the colour scale
+fitted to the weights, every weight printed, the op derivation takes outlined), the derived cell
 drawn as a graph, the mean and per-edge entropy of the op distributions, the temperature, the
 derived genotype as text, and the
 number of parameter-free ops (skip, pools, none) in the derived genotype. The last two are the
 DARTS collapse signal that Single-DARTS and BATS set out to fix: a collapsing search fills the
 genotype with skip connections while the entropy falls.
+
+Steps count completed epochs (0: the initial architecture, k: after epoch k), the same steps the
+Keras curves get from ``EpochTensorBoard``, so the charts line up.
 """
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
@@ -17,6 +20,7 @@ import tensorflow as tf
 
 from tfnas.ops.cell_ops import is_parameter_free
 from tfnas.report.drawings import draw_genotype
+from tfnas.report.figures import heatmap_png
 from tfnas.summary_writer import SummaryWriter
 
 keras = tf.keras
@@ -43,27 +47,11 @@ def entropy(probabilities: np.ndarray) -> np.ndarray:
     return -(p * np.log(p)).sum(axis=-1)
 
 
-def heatmap_png(weights: np.ndarray, ops: list[str], edges: list[str], title: str) -> bytes:
-    """A PNG of ``weights`` with op and edge labels (matplotlib, Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(ops), 1.0 + 0.3 * len(edges)), dpi=80)
-    im = ax.imshow(weights, cmap="viridis", aspect="auto", vmin=0.0)
-    ax.set_xticks(range(len(ops)), ops, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(len(edges)), edges, fontsize=7)
-    for (i, j), v in np.ndenumerate(weights):
-        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
-                color="white" if v < 0.6 * weights.max() else "black")
-    ax.set_title(title, fontsize=8)
-    fig.colorbar(im, ax=ax, fraction=0.04)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+def chosen_ops(weights: np.ndarray, ops: list[str], none_choosable: bool) -> list[int]:
+    """Per edge, the op derivation takes: the strongest, among the non-``none`` ops unless ``none``
+    is a real choice (NAS-Bench-201)."""
+    allowed = np.array([none_choosable or op != "none" for op in ops])
+    return [int(np.argmax(np.where(allowed, row, -np.inf))) for row in weights]
 
 
 class ArchitectureSummary(keras.callbacks.Callback):
@@ -85,9 +73,14 @@ class ArchitectureSummary(keras.callbacks.Callback):
         genotype = net.genotype()
         record: dict[str, Any] = {}
         w_ = self.writer
+        none_choosable = genotype.SPACE == "nasbench201"
         for name, w in weights.items():
             edges = self.edge_names or [f"edge {i}" for i in range(w.shape[0])]
-            w_.image(f"op_weights/{name}", heatmap_png(w, list(net.ops), edges, f"{name} cell, epoch {step}"), step)
+            cell = "" if name == "cell" else f"{name} cell: "
+            when = "initial" if step == 0 else f"after epoch {step}"
+            png, _, _ = heatmap_png(w, edges, list(net.ops), f"{cell}op weights {when} (outlined: the op derived)",
+                                    chosen_ops(w, list(net.ops), none_choosable))
+            w_.image(f"op_weights/{name}", png, step)
             ent = entropy(probs[name])
             w_.scalar(f"entropy/{name}_mean", float(ent.mean()), step)
             w_.histogram(f"entropy/{name}_per_edge", ent, step)
@@ -101,3 +94,14 @@ class ArchitectureSummary(keras.callbacks.Callback):
         record["parameter_free_ops"] = count
         self.writer.flush()
         return record
+
+
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback with epoch-level summaries at step k after epoch k (Keras writes k - 1).
+
+    The architecture summaries, history.json and the progress lines all count completed epochs; so do
+    the curves this writes.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)

@@ -28,6 +28,7 @@ from tfnas.training.distribution import strategy_for
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.spaces.base import load_genotype
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
+from tfnas.training.arch_summaries import EpochTensorBoard
 from tfnas.training.progress import fit_verbosity
 from tfnas.training.child_networks import build_child, network_builder
 from tfnas.training.model_io import inherited_model_dir, load_inherited_weights, save_trained_model
@@ -184,7 +185,7 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
     test = eval_dataset(data, "test", batch_size=max(config.batch_size, 128))
     ckpt_cb = EpochCheckpoint(state, run_dir)
     callbacks = [*binary_callbacks, DropPathSchedule(drop_rate, config.drop_path, config.epochs), ckpt_cb,
-                 keras.callbacks.TensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
+                 EpochTensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
     started = time.time()
     if start_epoch < config.epochs:
         keras_verbose, progress = fit_verbosity(config.verbose, "train", config.epochs)
