@@ -6,7 +6,10 @@ cells against the table; real mode trains PNAS child networks on ``--dataset``.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Callable
+
+import numpy as np
 
 from absl import app, flags, logging
 
@@ -34,12 +37,14 @@ class Setup:
     arch_to_genotype: Callable[[Architecture], Any]
     config: dict[str, Any]
     extra_summary: dict[str, Any]
+    mode: str = "max"  # whether the objective is maximised or minimised
 
 
 def _check_mode_flags(tabular: bool) -> None:
     f = flags.FLAGS
     if not tabular:
-        set_tabular = [name for name in ("device", "max_latency_ms") if f[name].value is not None]
+        set_tabular = [name for name in ("device", "max_latency_ms", "latency_file", "max_latency_percentile",
+                                         "table_choices", "table_objective") if f[name].value is not None]
         if set_tabular:
             raise FlagError(f"--{' and --'.join(set_tabular)} only apply to tabular search; add "
                             "--benchmark=nasbench201 (real mode measures no latency)")
@@ -50,16 +55,31 @@ def _check_mode_flags(tabular: bool) -> None:
 
 def setup(method: str, progressive: bool = False) -> Setup:
     """Build the evaluator and converters the flags ask for."""
-    tabular = discrete.BENCHMARK.value == "nasbench201"
+    tabular = discrete.BENCHMARK.value is not None
     _check_mode_flags(tabular)
     config: dict[str, Any] = {"method": method, "seed": common.SEED.value, "benchmark": discrete.BENCHMARK.value}
+    if discrete.BENCHMARK.value == "table":
+        return _user_table_setup(config)
     if tabular:
         from tfnas.benchmarks import nasbench201 as nb
+        from tfnas.benchmarks.user_table import latency_limit
 
-        evaluator = nb.load_evaluator(discrete.BENCHMARK_FILE.value, discrete.OBJECTIVE.value,
-                                      discrete.DEVICE.value, discrete.MAX_LATENCY_MS.value)
+        table = nb.NasBench201Table.load(discrete.BENCHMARK_FILE.value)
+        device = discrete.DEVICE.value
+        if discrete.LATENCY_FILE.value:
+            if device is not None:
+                raise FlagError("--latency_file is your own device's latency: drop --device")
+            device = table.join_latency(discrete.LATENCY_FILE.value)
+        limit = discrete.MAX_LATENCY_MS.value
+        if discrete.MAX_LATENCY_PERCENTILE.value is not None:
+            if device is None:
+                raise FlagError("--max_latency_percentile needs --device or --latency_file (whose latencies)")
+            limit = latency_limit(table.values(table.latency_column(device)), limit,
+                                  discrete.MAX_LATENCY_PERCENTILE.value)
+        evaluator = nb.NasBench201Evaluator(table, discrete.OBJECTIVE.value, device, limit)
         config.update(objective=discrete.OBJECTIVE.value, device=discrete.DEVICE.value,
-                      max_latency_ms=discrete.MAX_LATENCY_MS.value)
+                      max_latency_ms=discrete.MAX_LATENCY_MS.value, latency_file=discrete.LATENCY_FILE.value,
+                      max_latency_percentile=discrete.MAX_LATENCY_PERCENTILE.value)
         _, best_value = evaluator.best_feasible()
         extra = {"benchmark": "nasbench201", "benchmark_file": evaluator.table.path,
                  "table_best_feasible": best_value}
@@ -90,6 +110,31 @@ def setup(method: str, progressive: bool = False) -> Setup:
     extra = {"dataset": common.DATASET.value, "space": "pnas"}
     return Setup(False, evaluator, evaluator.metric, space, lambda a: pnas.to_genotype(a).to_json()["blocks"],
                  pnas.to_genotype, config, extra)
+
+
+def _user_table_setup(config: dict[str, Any]) -> Setup:
+    """--benchmark=table: the user's own table of measured architectures."""
+    from tfnas.benchmarks import user_table as ut
+
+    if not discrete.BENCHMARK_FILE.value:
+        raise FlagError("--benchmark=table needs --benchmark_file=<your table.csv or .json>")
+    if discrete.DEVICE.value is not None:
+        raise FlagError("--device names a NAS-Bench-201 latency column; for your table use --latency_file or a "
+                        "latency_ms column")
+    table = ut.UserTable.load(discrete.BENCHMARK_FILE.value, discrete.TABLE_CHOICES.value,
+                              discrete.TABLE_OBJECTIVE.value, discrete.TABLE_MODE.value)
+    latency = table.join_latency(discrete.LATENCY_FILE.value) if discrete.LATENCY_FILE.value else (
+        "latency_ms" if "latency_ms" in table.metrics else None)
+    limit = ut.latency_limit(table.metrics[latency] if latency else np.array([]), discrete.MAX_LATENCY_MS.value,
+                             discrete.MAX_LATENCY_PERCENTILE.value)
+    evaluator = ut.UserTableEvaluator(table, latency, limit)
+    config.update(benchmark_file=os.path.abspath(table.path), choices=table.choices, objective=table.objective,
+                  table_mode=table.mode, latency_file=discrete.LATENCY_FILE.value, max_latency_ms=limit)
+    _, best_value = evaluator.best_feasible()
+    extra = {"benchmark": "table", "benchmark_file": table.path, "table_best_feasible": best_value,
+             "max_latency_ms": limit}
+    return Setup(True, evaluator, table.objective, evaluator.space(), ut.arch_to_string, ut.arch_to_genotype(table),
+                 config, extra, mode=table.mode)
 
 
 def max_evaluations(default: int | None = DEFAULT_MAX_EVALUATIONS) -> int:

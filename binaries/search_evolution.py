@@ -26,7 +26,7 @@ def search():
     s.config.update(population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
                     tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
                     deduplicate=discrete.EVOLUTION_DEDUPLICATE.value)
-    searcher = RegularizedEvolution(s.space, s.metric, seed=common.SEED.value,
+    searcher = RegularizedEvolution(s.space, s.metric, seed=common.SEED.value, mode=s.mode,
                                     population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
                                     tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
                                     deduplicate=discrete.EVOLUTION_DEDUPLICATE.value)

@@ -58,7 +58,7 @@ def search():
     s.config.update(settings)
     if tabular:
         s.config.update(smbo_batch_size=discrete.SMBO_BATCH_SIZE.value, smbo_initial_size=discrete.SMBO_INITIAL_SIZE.value)
-        searcher = SMBOSearcher(s.space, s.metric, seed=common.SEED.value, batch_size=discrete.SMBO_BATCH_SIZE.value,
+        searcher = SMBOSearcher(s.space, s.metric, seed=common.SEED.value, mode=s.mode, batch_size=discrete.SMBO_BATCH_SIZE.value,
                                 initial_size=discrete.SMBO_INITIAL_SIZE.value, surrogate_factory=factory)
         return _discrete.run(searcher, s, "pnas_smbo", _discrete.max_evaluations())
     else:

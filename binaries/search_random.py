@@ -23,7 +23,7 @@ flags_help.show_in_help()
 
 def search():
     s = _discrete.setup("random")
-    searcher = RandomSearch(s.space, s.metric, seed=common.SEED.value)
+    searcher = RandomSearch(s.space, s.metric, seed=common.SEED.value, mode=s.mode)
     return _discrete.run(searcher, s, "random", _discrete.max_evaluations())
 
 

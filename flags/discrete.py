@@ -15,11 +15,28 @@ from tfnas.benchmarks.nasbench201 import DEFAULT_FILE, OBJECTIVES
 
 # --- what is searched, and how it is judged ---------------------------------------------------------------
 BENCHMARK = flags.DEFINE_enum(
-    "benchmark", None, ["nasbench201"],
-    "Tabular benchmark to answer queries from (tabular mode). Unset: real mode, candidates are PNAS child "
-    "networks trained on --dataset.")
+    "benchmark", None, ["nasbench201", "table"],
+    "Tabular benchmark to answer queries from (tabular mode): nasbench201, or table (your own CSV / JSON of "
+    "measured architectures, --benchmark_file with --table_choices and --table_objective). Unset: real mode, "
+    "candidates are PNAS child networks trained on --dataset.")
 BENCHMARK_FILE = flags.DEFINE_string(
-    "benchmark_file", DEFAULT_FILE, "Path of nasbench201.csv (default: the shared benchdata folder next to the repo).")
+    "benchmark_file", None, "Path of the table: nasbench201.csv (default: the shared benchdata folder next to the "
+                            "repo) or, with --benchmark=table, your CSV (header row) or JSON list of rows.")
+TABLE_CHOICES = flags.DEFINE_list(
+    "table_choices", None, "--benchmark=table: the columns that are choices (the rest of the numeric columns are "
+                           "metrics). Unset: read from <benchmark_file>.schema.json.")
+TABLE_OBJECTIVE = flags.DEFINE_string(
+    "table_objective", None, "--benchmark=table: the metric column searched for. Unset: from the schema file.")
+TABLE_MODE = flags.DEFINE_enum(
+    "table_mode", None, ["max", "min"], "--benchmark=table: maximise or minimise the objective (default: the "
+                                        "schema file's, else max).")
+LATENCY_FILE = flags.DEFINE_string(
+    "latency_file", None, "Tabular mode: your own measured latencies, joined on the architecture (a CSV with the "
+                          "column arch for nasbench201, the choice columns for a table, and latency_ms); reported and "
+                          "limited like a --device column.")
+MAX_LATENCY_PERCENTILE = flags.DEFINE_float(
+    "max_latency_percentile", None, "Tabular mode: limit latency to this percentile of the table's latencies "
+                                    "(e.g. 25: the fastest quarter), instead of --max_latency_ms.")
 OBJECTIVE = flags.DEFINE_enum(
     "objective", "cifar10", sorted(OBJECTIVES),
     "Tabular mode: whose test accuracy is maximised (the table's <objective>_test_acc column).")

@@ -164,6 +164,29 @@ class NasBench201Table:
                                  f"latencies: {self.devices}")
         return column
 
+    def join_latency(self, latency_file: str, device: str = "user") -> str:
+        """Add the latencies a user measured (a CSV of ``arch`` strings and ``latency_ms``) as the column
+        ``latency_ms_<device>``; cells the file does not name get no latency (and fail any limit)."""
+        import csv
+
+        try:
+            with open(latency_file, newline="") as f:
+                rows = list(csv.DictReader(f))
+        except (OSError, UnicodeDecodeError, csv.Error) as e:
+            raise BenchmarkError(f"--latency_file={latency_file}: not a readable CSV ({type(e).__name__}: {e})") from None
+        if not rows or "arch" not in rows[0] or "latency_ms" not in rows[0]:
+            raise BenchmarkError(f"--latency_file={latency_file} needs the columns arch (NAS-Bench-201 strings) and "
+                                 "latency_ms")
+        values = np.full(nb201.NUM_CELLS, np.nan)
+        for r in rows:
+            try:
+                values[_code_of_string(r["arch"])] = float(r["latency_ms"])
+            except (ValueError, KeyError, GenotypeError) as e:
+                raise BenchmarkError(f"--latency_file={latency_file}: bad row {r} ({e})") from None
+        column = LATENCY_PREFIX + device
+        self.columns[column] = values
+        return column
+
     def code_of(self, arch: Mapping[str, Any]) -> int:
         return _code(arch_to_genotype(arch).to_indices())
 
