@@ -22,7 +22,18 @@ STEPS_PER_EPOCH = flags.DEFINE_integer(
     "steps_per_epoch", None, "Optional cap on steps per epoch (default: one pass over the training split).")
 DISTRIBUTION = flags.DEFINE_enum(
     "distribution", "default", ["default", "mirrored", "multi_worker"],
-    "tf.distribute strategy: default (one device), mirrored (all local GPUs), multi_worker (TF_CONFIG).")
+    "tf.distribute strategy: default (one device), mirrored (every local GPU, one replica each; --batch_size is "
+    "the global batch, split across them), multi_worker (MultiWorkerMirroredStrategy over the cluster in "
+    "TF_CONFIG: run the same command on every worker; the chief writes --output_dir, which every worker must "
+    "see). A supernet step under either is the one-device step on the same global batch (docs/SCALING.md).")
+SYNC_BATCH_NORM = flags.DEFINE_bool(
+    "sync_batch_norm", True,
+    "With --distribution=mirrored|multi_worker and more than one replica: BatchNorm of differentiable supernets "
+    "(DARTS, Single-DARTS, BATS) normalises with the global batch's statistics (Keras' synchronized=True; the "
+    "search equals the one-device search). --nosync_batch_norm: each replica normalises with its own slice's "
+    "statistics (Keras' default; fewer all-reduces, a different search). HURRICANE's single-path supernet always "
+    "keeps per-replica statistics (its BN runs inside the sampled branch, where tf.distribute cannot all-reduce); "
+    "ViTAS has no BatchNorm.")
 VERBOSE = flags.DEFINE_integer("verbose", 2, "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
 IMAGE_SIZE = flags.DEFINE_integer(
     "image_size", None, "Resize images to image_size x image_size (default: the dataset's own size).")

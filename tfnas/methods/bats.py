@@ -32,6 +32,7 @@ from tfnas.errors import ConfigError
 from tfnas.methods.differentiable import BilevelSearch, SingleLevelSearch
 from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
 from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exported)
+from tfnas.training.distribution import writes_run_files
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.supernets.bats_supernet import BINARIZE, BatsSupernet
 from tfnas.files import write_json
@@ -291,7 +292,8 @@ def run_bats_search(config: BatsSearchConfig) -> dict[str, Any]:
     config.__post_init__()
     config.validate()
     if config.fresh:  # move the old run (teacher included) aside once, then run fresh inside
-        RunDirectory(config.output_dir, fresh=True)
+        if writes_run_files(config.distribution):  # a multi-worker run's chief only
+            RunDirectory(config.output_dir, fresh=True)
         config = dataclasses.replace(config, fresh=False)
     teacher_summary = None
     if config.kd_weight > 0 and config.teacher == AUTO_TEACHER:
@@ -312,5 +314,6 @@ def run_bats_search(config: BatsSearchConfig) -> dict[str, Any]:
     summary["total_wall_time_s"] = round(summary["wall_time_s"] + teacher_time, 2)
     summary["final_temperature_used"] = float(temperature_at(config.epochs - 1, config.epochs, config.temperature,
                                                              config.final_temperature, config.temperature_schedule))
-    write_json(os.path.join(os.path.abspath(config.output_dir), "search_summary.json"), summary)
+    if writes_run_files(config.distribution):
+        write_json(os.path.join(os.path.abspath(config.output_dir), "search_summary.json"), summary)
     return summary

@@ -7,6 +7,12 @@
                         architecture weights, configuration
   history.json, checkpoints/, tensorboard/ (see tfnas.run_dir)
 and resumes from the last completed epoch when re-run with the same output_dir.
+
+Under ``--distribution=mirrored|multi_worker`` the global batch (``batch_size``) is split across the
+replicas and a step is the one-device step on it (tfnas.methods.differentiable; with
+``sync_batch_norm`` BatchNorm uses the global batch's statistics too, tfnas.supernets.replicas).
+On a multi-worker run only the chief writes the output directory; the other workers resume from
+its checkpoints (tfnas.training.distribution).
 """
 from __future__ import annotations
 
@@ -19,7 +25,9 @@ import tensorflow as tf
 from tfnas.data import Augment, eval_dataset, load_image_data, steps_for, train_stream, zip_streams
 from tfnas.errors import ConfigError
 from tfnas.methods.differentiable import METHODS, ArchitectureSearchModel, BilevelSearch, SingleLevelSearch
-from tfnas.training.distribution import strategy_for
+from tfnas.supernets.replicas import synchronize_batch_norm
+from tfnas.training.distribution import (check_workers_agree, shard_by_data, strategy_for, validate_distribution,
+                                        writes_run_files)
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.spaces import darts as darts_space
 from tfnas.spaces import nasbench201 as nb201_space
@@ -72,7 +80,8 @@ class SearchConfig:
     temperature: float = 1.0
     checkpoint_cells: bool | None = None
     mixed_precision: str = "float32"  # tfnas.training.precision.POLICIES
-    distribution: str = "default"
+    distribution: str = "default"  # tfnas.training.distribution.STRATEGIES
+    sync_batch_norm: bool = True  # global-batch BN statistics when there is more than one replica
     fresh: bool = False
     verbose: int = 2
 
@@ -89,12 +98,11 @@ class SearchConfig:
             raise ConfigError(f"--order must be 1 or 2 for DARTS, got {self.order}")
         if self.method == "darts" and self.train_portion >= 1.0:
             raise ConfigError("bi-level DARTS needs a validation part: --train_portion must be below 1")
-        if self.method == "darts" and self.order == 2 and self.distribution != "default":
-            raise ConfigError("second-order DARTS runs on one device: use --distribution=default or --order=1")
         for name in ("batch_size", "epochs", "init_channels"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
         validate_policy(self.mixed_precision)
+        validate_distribution(self.distribution)
 
     def resolved_layers(self) -> int:
         return self.layers or DEFAULT_LAYERS[self.space]
@@ -139,8 +147,10 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     ``build_search_model``) and ``extra_callbacks(model)`` (e.g. schedules run each epoch).
     """
     config.validate()
-    run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
-    run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs",), safe_keys=SAFE_ON_RESUME)
+    writer = writes_run_files(config.distribution)  # False on a multi-worker run's non-chief workers
+    run_dir = RunDirectory(config.output_dir, fresh=config.fresh, writer=writer)
+    if writer or not config.fresh:  # with --fresh the chief moves the old run (and its settings) aside
+        run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs",), safe_keys=SAFE_ON_RESUME)
     tf.keras.utils.set_random_seed(config.seed)
     data = load_image_data(config.dataset, config.data_dir, config.image_size)
     train_idx, val_idx = data.search_split(config.train_portion, seed=config.seed)
@@ -153,8 +163,11 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
         model = (model_builder or build_search_model)(config, data.num_classes, steps)
         model.supernet(tf.zeros([1, *data.image_shape]))
         model.build_optimizers()
+        if config.sync_batch_norm and strategy.num_replicas_in_sync > 1:
+            synchronize_batch_norm(model.supernet)
         state = ResumableState(model, run_dir)
-    start_epoch = state.restore_latest()
+    start_epoch = 0 if config.fresh and not writer else state.restore_latest()
+    check_workers_agree(strategy, start_epoch, "search")
     # A constant learning rate is optimizer state and comes back with the checkpoint; the config's
     # value wins (--arch_learning_rate may be lowered on resume, see SAFE_ON_RESUME).
     model.arch_optimizer.learning_rate = config.arch_learning_rate
@@ -165,6 +178,7 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
         val_stream = train_stream(data, val_idx, config.batch_size, config.seed + 1, augment, start_epoch, steps)
         train = zip_streams([train, val_stream])
     validation = eval_dataset(data, "train", val_idx, batch_size=max(config.batch_size, 128)) if len(val_idx) else None
+    train, validation = shard_by_data(train), shard_by_data(validation)
 
     summary_cb = ArchitectureSummary(model.supernet, run_dir.tensorboard + "/architecture", _edge_names(config.space))
 
@@ -187,7 +201,6 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     ckpt_cb.raise_if_nonfinite("Lower --learning_rate or --arch_learning_rate, or raise --grad_clip, and re-run; "
                                "the search resumes from that epoch.")
     genotype = model.supernet.genotype()
-    save_genotype(genotype, run_dir.file("genotype.json"))
     history = run_dir.history()
     summary = {
         "method": model.method if config.method != "darts" else f"darts_order{config.order}",
@@ -201,5 +214,7 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
         "config": dataclasses.asdict(config),
         "tensorboard": run_dir.tensorboard,
     }
-    write_json(run_dir.file("search_summary.json"), summary)
+    if writer:
+        save_genotype(genotype, run_dir.file("genotype.json"))
+        write_json(run_dir.file("search_summary.json"), summary)
     return summary
