@@ -44,6 +44,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     with exit_on_user_error():
+        common.require_one_device("search_manas", "its agents train one sampled path per round in this process")
         summary = search()
     rec = summary["recommended"]
     metric = summary["objective"]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from absl import flags
 
+from tfnas.errors import ConfigError
+
 DATASET = flags.DEFINE_string(
     "dataset", "mnist_embedded",
     "Dataset name: mnist_embedded (offline, ships with tfnas' requirements), digits_embedded, "
@@ -43,3 +45,10 @@ MIXED_PRECISION = flags.DEFINE_enum(
     "training: float32, mixed_bfloat16 (CPUs with AVX512-BF16/AMX, TPUs, recent GPUs) or mixed_float16 (GPUs; "
     "dynamic loss scaling). Architecture variables and their softmax, BN statistics, logits, losses and optimizer "
     "state stay float32; exports are float32 whatever was used in training.")
+
+
+def require_one_device(binary: str, why: str) -> None:
+    """One ``error:`` line, before any work, for --distribution=mirrored|multi_worker on a one-device binary."""
+    if DISTRIBUTION.value != "default":
+        raise ConfigError(f"{binary} runs on one device ({why}): use --distribution=default "
+                          f"(--distribution={DISTRIBUTION.value} is for the differentiable searches and train)")
