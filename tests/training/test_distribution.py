@@ -43,3 +43,13 @@ def test_only_the_chief_writes_a_multi_worker_run(monkeypatch):
     assert writes_run_files("multi_worker")
     monkeypatch.delenv("TF_CONFIG")
     assert writes_run_files("multi_worker")  # no cluster: one local worker
+
+
+def test_training_a_child_on_a_cluster_is_refused_before_any_work(tmp_path):
+    from tfnas.training.trainer import TrainConfig
+
+    config = TrainConfig(output_dir=str(tmp_path / "out"), genotype=str(tmp_path / "genotype.json"),
+                         distribution="multi_worker")
+    with pytest.raises(ConfigError, match="train runs in one process"):
+        config.validate()
+    assert not (tmp_path / "out").exists()

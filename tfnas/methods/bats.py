@@ -32,7 +32,7 @@ from tfnas.errors import ConfigError
 from tfnas.methods.differentiable import BilevelSearch, SingleLevelSearch
 from tfnas.methods.differentiable_search import SearchConfig, run_differentiable_search
 from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exported)
-from tfnas.training.distribution import writes_run_files
+from tfnas.training.distribution import strategy_for, writes_run_files
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.supernets.bats_supernet import BINARIZE, BatsSupernet
 from tfnas.files import write_json
@@ -291,6 +291,7 @@ def run_bats_search(config: BatsSearchConfig) -> dict[str, Any]:
     """
     config.__post_init__()
     config.validate()
+    strategy_for(config.distribution)  # before the teacher's first TF op (multi_worker: collective ops)
     if config.fresh:  # move the old run (teacher included) aside once, then run fresh inside
         if writes_run_files(config.distribution):  # a multi-worker run's chief only
             RunDirectory(config.output_dir, fresh=True)

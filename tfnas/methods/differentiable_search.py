@@ -147,6 +147,8 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     ``build_search_model``) and ``extra_callbacks(model)`` (e.g. schedules run each epoch).
     """
     config.validate()
+    # First: MultiWorkerMirroredStrategy configures collective ops, which must precede any TF op
+    strategy = strategy_for(config.distribution)
     writer = writes_run_files(config.distribution)  # False on a multi-worker run's non-chief workers
     run_dir = RunDirectory(config.output_dir, fresh=config.fresh, writer=writer)
     if writer or not config.fresh:  # with --fresh the chief moves the old run (and its settings) aside
@@ -158,7 +160,6 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     if config.method == "darts":
         steps = min(steps, steps_for(len(val_idx), config.batch_size, config.steps_per_epoch))
 
-    strategy = strategy_for(config.distribution)
     with strategy.scope(), precision_policy(config.mixed_precision):
         model = (model_builder or build_search_model)(config, data.num_classes, steps)
         model.supernet(tf.zeros([1, *data.image_shape]))

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tfnas.data import Augment, eval_dataset, load_image_data, steps_for, train_stream
 from tfnas.errors import ConfigError
-from tfnas.training.distribution import strategy_for
+from tfnas.training.distribution import strategy_for, validate_distribution
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.spaces.base import load_genotype
 from tfnas.training.checkpointing import EpochCheckpoint, ResumableState
@@ -81,6 +81,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         validate_policy(self.mixed_precision)
+        if self.distribution == "multi_worker":  # every worker would write the same model directory
+            raise ConfigError("train runs in one process: --distribution=multi_worker is for the differentiable "
+                              "searches; use --distribution=mirrored (every local device) or default")
+        validate_distribution(self.distribution)
         for name in ("batch_size", "epochs"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
