@@ -19,7 +19,11 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOLERANCE = dict(rtol=1e-3, atol=1e-5)  # two all-reduced halves vs one batch: float summation order
+# Two all-reduced halves vs one batch differ in float summation order only. The losses agree to
+# ~1e-4 relative; the architecture variables are moved by Adam, which divides by |gradient|, so an
+# alpha whose gradient is near zero moves by up to its learning rate (3e-4) on that noise.
+ALPHA_TOLERANCE = dict(rtol=0, atol=3e-4)
+LOSS_TOLERANCE = 1e-3
 
 
 def _free_ports(n: int) -> list[int]:
@@ -95,7 +99,7 @@ def test_two_workers_search_as_one_device_and_a_killed_worker_resumes(tmp_path, 
     assert [e["epoch"] for e in history] == [1, 2]
     assert history[0] == history_after_kill[0]  # epoch 1 was not trained again
     assert json.load(open(two / "genotype.json")) == json.load(open(one / "genotype.json"))
-    np.testing.assert_allclose(_alphas(two), _alphas(one), **TOLERANCE)
+    np.testing.assert_allclose(_alphas(two), _alphas(one), **ALPHA_TOLERANCE)
     one_history = json.load(open(one / "history.json"))
     for key in ("loss", "val_loss"):
-        assert history[-1][key] == pytest.approx(one_history[-1][key], rel=1e-3)
+        assert history[-1][key] == pytest.approx(one_history[-1][key], rel=LOSS_TOLERANCE)

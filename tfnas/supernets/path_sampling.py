@@ -21,10 +21,8 @@ Under a tf.distribute strategy the train step is the one-device step on the glob
 replica draws the same path (the stateless seed is the step counter, mirrored on every replica),
 weights its mean loss by its share of the global batch and sums the gradients over the replicas
 before the path-masking optimizer applies them (``tfnas.supernets.replicas``). BatchNorm layers
-inside a sampled branch keep per-replica statistics (Keras' non-synchronised BN): tf.distribute
-cannot all-reduce inside ``tf.switch_case``, so ``supports_synchronized_batch_norm`` is False for
-supernets whose BN runs in a branch (``SinglePathSupernet``) and drivers refuse
-``--sync_batch_norm`` there.
+inside a sampled branch (``SinglePathSupernet``) keep per-replica statistics (Keras'
+non-synchronised BN): tf.distribute cannot all-reduce inside ``tf.switch_case``'s branch functions.
 """
 from __future__ import annotations
 
@@ -118,10 +116,6 @@ class PathSamplingSupernet(keras.Model):
     ``next_path(step)`` (default: ``sample_path``, uniform or from ``set_probabilities``). A method
     that chooses paths itself (MANAS' agents) assigns them with ``use_path`` before each step.
     """
-
-    supports_synchronized_batch_norm = True
-    """False for a supernet with BatchNorm inside its sampled branches: tf.distribute cannot
-    all-reduce inside ``tf.switch_case``, so its BN statistics stay per replica under a strategy."""
 
     def __init__(self, num_choices: Sequence[int], seed: int = 0, **kwargs):
         super().__init__(**kwargs)
