@@ -204,8 +204,11 @@ def main(argv: list[str]) -> None:
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     strategy = tf.distribute.MirroredStrategy(devices)
     results = {"replicas": strategy.num_replicas_in_sync}
-    for case in cases:
-        results[case] = run_case(case, strategy)
+    for case in cases:  # one failing case is reported, the others still run
+        try:
+            results[case] = run_case(case, strategy)
+        except Exception as e:  # noqa: BLE001
+            results[case] = {"error": f"{type(e).__name__}: {str(e)[:2000]}"}
         print(case, json.dumps(results[case]), flush=True)
     with open(output, "w") as f:
         json.dump(results, f, indent=2)

@@ -35,6 +35,7 @@ def measured(tmp_path_factory) -> dict:
 def test_mirrored_step_equals_the_one_device_step(measured, case):
     result = measured[case]
     assert measured["replicas"] == 2
+    assert "error" not in result, result.get("error")
     assert result["moved"] and result["compared_variables"] > 0
     assert result["max_relative_error"] <= TOLERANCE, result
     assert result["replicas_max_difference"] == 0.0, result
@@ -42,6 +43,7 @@ def test_mirrored_step_equals_the_one_device_step(measured, case):
 
 @pytest.mark.parametrize("case", ("single_darts", "darts_first_order", "darts_second_order", "bats"))
 def test_architecture_variables_are_identical_on_both_replicas(measured, case):
+    assert "error" not in measured[case], measured[case].get("error")
     assert measured[case]["arch_variables"] > 0
     assert measured[case]["arch_identical_on_replicas"]
 
@@ -49,6 +51,7 @@ def test_architecture_variables_are_identical_on_both_replicas(measured, case):
 @pytest.mark.parametrize("case", SAMPLED)
 def test_every_replica_trains_the_path_of_the_one_device_step(measured, case):
     result = measured[case]
+    assert "error" not in result, result.get("error")
     first, second = result["replica_paths"]
     assert first == second == result["single_path"]
     assert result["path_after"] == [result["single_path"]] * 2

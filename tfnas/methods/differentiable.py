@@ -85,8 +85,9 @@ class ArchitectureSearchModel(keras.Model):
 
         ``loss`` is this replica's mean loss; the gradients are those of the global batch's mean loss.
         """
-        if replicas.in_multi_replica_step():  # no nested tf.function around all-reduces
-            loss, logits, w_grads, a_grads = self._loss_and_gradients(x, y, replicas.batch_share(x))
+        if replicas.in_multi_replica_step():  # no nested tf.function around all-reduces; no autograph either
+            loss, logits, w_grads, a_grads = tf.autograph.experimental.do_not_convert(self._loss_and_gradients)(
+                x, y, replicas.batch_share(x))
         else:
             loss, logits, w_grads, a_grads = self._traced_pass(x, y)
         w_grads, a_grads = self._split(replicas.sum_over_replicas(list(w_grads) + list(a_grads)))
