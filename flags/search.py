@@ -55,5 +55,6 @@ def search_config_kwargs() -> dict:
         arch_learning_rate=ARCH_LEARNING_RATE.value, arch_weight_decay=ARCH_WEIGHT_DECAY.value,
         arch_beta1=ARCH_BETA1.value, arch_activation=ARCH_ACTIVATION.value,
         temperature=TEMPERATURE.value, checkpoint_cells=CHECKPOINT_CELLS.value,
-        distribution=common.DISTRIBUTION.value, sync_batch_norm=common.SYNC_BATCH_NORM.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value,
+        distribution=common.DISTRIBUTION.value, sync_batch_norm=common.SYNC_BATCH_NORM.value,
+        fresh=common.FRESH.value, verbose=common.VERBOSE.value,
         mixed_precision=common.MIXED_PRECISION.value)

@@ -237,6 +237,7 @@ class BilevelSearch(ArchitectureSearchModel):
             for v, value in zip(state, saved_state):
                 v.assign(value)
 
+    @tf.autograph.experimental.do_not_convert  # static Python structure; converting it is only cost
     def _unrolled_arch_gradients(self, x_train, y_train, x_val, y_val):
         weights = self.supernet.weight_variables
         saved = [tf.identity(v) for v in weights]
