@@ -62,8 +62,8 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     with exit_on_user_error():
         config = config_from_flags()  # --output_dir is required by the config (re-running it resumes)
-        common.require_one_device("search_vitas", "its supernet train step is replica-correct, but supernet "
-                                  "training and evolution are not run under a strategy")
+        common.require_one_device("search_vitas", "its super-transformer step under a strategy does not yet "
+                                  "equal the one-device step")
         quiet_tensorflow_logs()
         from tfnas.methods.vitas import run_vitas_search
 
