@@ -150,6 +150,8 @@ def make_main(search: Callable[[], Searcher]):
             raise app.UsageError(f"unexpected arguments: {argv[1:]}")
         quiet_tensorflow_logs()
         with exit_on_user_error():
+            common.require_one_device(argv[0].rsplit("/", 1)[-1].removesuffix(".py"),
+                                      "it trains or looks up one candidate at a time in this process")
             search()
 
     return main

@@ -54,9 +54,8 @@ def main(argv: list[str]) -> None:
     with exit_on_user_error():
         if not common.OUTPUT_DIR.value:
             raise ConfigError("pass --output_dir=<dir> (re-running with the same directory resumes)")
-        if common.DISTRIBUTION.value != "default":
-            raise ConfigError("search_hurricane runs on one device: use --distribution=default (the single-path "
-                              "supernet's paths are replica-consistent, but multi-device runs are not tested here)")
+        common.require_one_device("search_hurricane", "its supernet train step is replica-correct, but supernet "
+                                  "training, BN recalibration and evolution are not run under a strategy")
         config = config_from_flags()
         config.validate()  # before TensorFlow is imported: a bad flag fails in about a second
         quiet_tensorflow_logs()

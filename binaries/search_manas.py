@@ -47,6 +47,7 @@ def main(argv):
 
     quiet_tensorflow_logs()
     with exit_on_user_error():
+        common.require_one_device("search_manas", "its agents train one sampled path per round in this process")
         summary = search()
     rec = summary["recommended"]
     metric = summary["objective"]

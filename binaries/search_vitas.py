@@ -62,9 +62,8 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     with exit_on_user_error():
         config = config_from_flags()  # --output_dir is required by the config (re-running it resumes)
-        if common.DISTRIBUTION.value != "default":
-            raise ConfigError("search_vitas trains on one device: use --distribution=default (its sub-transformers are "
-                              "drawn identically on every replica, but multi-device runs are untested)")
+        common.require_one_device("search_vitas", "its super-transformer step under a strategy does not yet "
+                                  "equal the one-device step")
         config.validate()  # before TensorFlow is imported: a bad flag fails in about a second
         quiet_tensorflow_logs()
         from tfnas.methods.vitas import run_vitas_search

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from absl import flags
 
+from tfnas.errors import ConfigError
+
 DATASET = flags.DEFINE_string(
     "dataset", "mnist_embedded",
     "Dataset name: mnist_embedded (offline, ships with tfnas' requirements), digits_embedded, "
@@ -22,7 +24,18 @@ STEPS_PER_EPOCH = flags.DEFINE_integer(
     "steps_per_epoch", None, "Optional cap on steps per epoch (default: one pass over the training split).")
 DISTRIBUTION = flags.DEFINE_enum(
     "distribution", "default", ["default", "mirrored", "multi_worker"],
-    "tf.distribute strategy: default (one device), mirrored (all local GPUs), multi_worker (TF_CONFIG).")
+    "tf.distribute strategy: default (one device), mirrored (every local GPU, one replica each; --batch_size is "
+    "the global batch, split across them), multi_worker (MultiWorkerMirroredStrategy over the cluster in "
+    "TF_CONFIG: run the same command on every worker; the chief writes --output_dir, which every worker must "
+    "see). A supernet step under either is the one-device step on the same global batch (docs/SCALING.md).")
+SYNC_BATCH_NORM = flags.DEFINE_bool(
+    "sync_batch_norm", True,
+    "With --distribution=mirrored|multi_worker and more than one replica: BatchNorm of differentiable supernets "
+    "(DARTS, Single-DARTS, BATS) normalises with the global batch's statistics (Keras' synchronized=True; the "
+    "search equals the one-device search). --nosync_batch_norm: each replica normalises with its own slice's "
+    "statistics (Keras' default; fewer all-reduces, a different search). HURRICANE's single-path supernet always "
+    "keeps per-replica statistics (its BN runs inside the sampled branch, where tf.distribute cannot all-reduce); "
+    "ViTAS has no BatchNorm.")
 VERBOSE = flags.DEFINE_integer("verbose", 2, "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
 IMAGE_SIZE = flags.DEFINE_integer(
     "image_size", None, "Resize images to image_size x image_size (default: the dataset's own size).")
@@ -32,3 +45,10 @@ MIXED_PRECISION = flags.DEFINE_enum(
     "training: float32, mixed_bfloat16 (CPUs with AVX512-BF16/AMX, TPUs, recent GPUs) or mixed_float16 (GPUs; "
     "dynamic loss scaling). Architecture variables and their softmax, BN statistics, logits, losses and optimizer "
     "state stay float32; exports are float32 whatever was used in training.")
+
+
+def require_one_device(binary: str, why: str) -> None:
+    """One ``error:`` line, before any work, for --distribution=mirrored|multi_worker on a one-device binary."""
+    if DISTRIBUTION.value != "default":
+        raise ConfigError(f"{binary} runs on one device ({why}): use --distribution=default "
+                          f"(--distribution={DISTRIBUTION.value} is for the differentiable searches and train)")

@@ -73,7 +73,7 @@ def search_config_kwargs() -> dict:
         arch_beta1=ARCH_BETA1.value, arch_activation=ARCH_ACTIVATION.value,
         temperature=TEMPERATURE.value, temperature_schedule=TEMPERATURE_SCHEDULE.value,
         final_temperature=FINAL_TEMPERATURE.value, checkpoint_cells=CHECKPOINT_CELLS.value,
-        distribution=common.DISTRIBUTION.value, fresh=common.FRESH.value, verbose=common.VERBOSE.value,
-        mixed_precision=common.MIXED_PRECISION.value,
+        distribution=common.DISTRIBUTION.value, sync_batch_norm=common.SYNC_BATCH_NORM.value,
+        fresh=common.FRESH.value, verbose=common.VERBOSE.value, mixed_precision=common.MIXED_PRECISION.value,
         # unset: the method's own default (SearchConfig / BatsSearchConfig)
         **({} if ARCH_STEP_BUDGET.value is None else {"arch_step_budget": ARCH_STEP_BUDGET.value}))

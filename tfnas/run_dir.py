@@ -12,16 +12,23 @@ plus each job's own results and state files (genotype.json, search_summary.json,
 searcher_state.json, stage directories, ...).
 
 Re-running the same command resumes; ``fresh=True`` moves what the directory holds aside first.
+
+A multi-worker run (tfnas.training.distribution) has one such directory, written by its chief; the
+other workers open it with ``writer=False``: they read its settings, history and checkpoints and
+write nothing into it (no move aside, no run_config.json, no history); TensorBoard events and their
+share of a checkpoint save go to a temporary directory of their own (``scratch``).
 Settings listed as resumable (more epochs, a larger evaluation budget, verbosity) may change
 between runs; anything else is refused once the run has produced state, because mixing two
 configurations in one run silently corrupts it.
 """
 from __future__ import annotations
 
+import atexit
 import datetime
 import logging
 import os
 import shutil
+import tempfile
 from typing import Any, Mapping, Sequence
 
 from tfnas.errors import UserInputError
@@ -46,11 +53,18 @@ class RunConfigMismatch(OutputDirError):
 class RunDirectory:
     """Paths and resume bookkeeping of one run's output directory."""
 
-    def __init__(self, output_dir: str, fresh: bool = False):
+    def __init__(self, output_dir: str, fresh: bool = False, writer: bool = True):
         if not output_dir:
             raise OutputDirError("--output_dir is required: results, checkpoints and TensorBoard events go there")
         self.path = os.path.abspath(output_dir)
         check_is_directory(self.path)
+        self.writer = writer
+        self.scratch: str | None = None
+        if not writer:  # a non-chief worker: the chief moves aside, creates and writes
+            self.moved_aside = None
+            self.scratch = tempfile.mkdtemp(prefix="tfnas-worker-")
+            atexit.register(shutil.rmtree, self.scratch, True)
+            return
         if fresh and os.path.isdir(self.path) and os.listdir(self.path):
             self.moved_aside = move_aside(self.path)
         else:
@@ -63,7 +77,7 @@ class RunDirectory:
 
     def subdir(self, name: str) -> "RunDirectory":
         """A run directory inside this one (a search stage, a teacher), sharing nothing but the path."""
-        return RunDirectory(self.file(name))
+        return RunDirectory(self.file(name), writer=self.writer)
 
     @property
     def checkpoints(self) -> str:
@@ -71,7 +85,7 @@ class RunDirectory:
 
     @property
     def tensorboard(self) -> str:
-        return self.file("tensorboard")
+        return self.file("tensorboard") if self.writer else os.path.join(self.scratch, "tensorboard")
 
     @property
     def history_path(self) -> str:
@@ -86,11 +100,12 @@ class RunDirectory:
         return read_state(self.history_path, _valid_history, default=[])
 
     def write_history(self, history: list[dict[str, Any]]) -> None:
-        write_state(self.history_path, history)
+        if self.writer:
+            write_state(self.history_path, history)
 
     def started(self) -> bool:
         """Whether the run has produced anything beyond its config and TensorBoard events."""
-        for entry in os.listdir(self.path):
+        for entry in (os.listdir(self.path) if os.path.isdir(self.path) else []):
             if entry in (CONFIG_FILE, "tensorboard") or entry.startswith("previous-"):
                 continue
             full = os.path.join(self.path, entry)
@@ -129,7 +144,8 @@ class RunDirectory:
                 changes.append({"time": datetime.datetime.now().isoformat(timespec="seconds"), "changed": change})
                 _log.warning("%s: resuming with changed %s (allowed on resume; recorded in %s)", self.path,
                              ", ".join(f"--{k} {saved.get(k)!r} -> {config.get(k)!r}" for k in differing), CONFIG_FILE)
-        write_json(self.config_path, {**config, **({CHANGES_KEY: changes} if changes else {})})
+        if self.writer:
+            write_json(self.config_path, {**config, **({CHANGES_KEY: changes} if changes else {})})
 
 
 def move_aside(path: str) -> str:

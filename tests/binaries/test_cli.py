@@ -38,6 +38,8 @@ def test_every_binary_documents_every_flag():
     (["binaries.search_single_darts", "--dataset=no_such_dataset"], "unknown dataset 'no_such_dataset'"),
     (["binaries.search_darts", "--dataset=cifar10", "--data_dir={tmp}"], "tfds build cifar10"),
     (["binaries.train", "--genotype={tmp}/genotype.json"], "not valid JSON"),
+    (["binaries.search_random", "--distribution=mirrored"], "search_random runs on one device"),
+    (["binaries.search_hurricane", "--distribution=multi_worker"], "search_hurricane runs on one device"),
 ])
 def test_bad_input_ends_with_one_clear_line(tmp_path, args, message):
     (tmp_path / "genotype.json").write_text("{oops")

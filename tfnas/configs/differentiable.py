@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from tfnas.configs.common import check_output_dir, validate_policy, validate_temperature_schedule
+from tfnas.configs.distribution import validate_distribution
 from tfnas.errors import ConfigError
 
 METHODS = ("single_darts", "darts")
@@ -69,7 +70,8 @@ class SearchConfig:
     final_temperature: float | None = None
     checkpoint_cells: bool | None = None
     mixed_precision: str = "float32"  # tfnas.training.precision.POLICIES
-    distribution: str = "default"
+    distribution: str = "default"  # tfnas.configs.distribution.STRATEGIES
+    sync_batch_norm: bool = True  # global-batch BN statistics when there is more than one replica
     fresh: bool = False
     verbose: int = 2
 
@@ -92,8 +94,6 @@ class SearchConfig:
         if self.arch_learning_rate <= 0 or self.arch_step_budget < 0:
             raise ConfigError(f"--arch_learning_rate must be positive and --arch_step_budget >= 0, got "
                               f"{self.arch_learning_rate} and {self.arch_step_budget}")
-        if self.method == "darts" and self.order == 2 and self.distribution != "default":
-            raise ConfigError("second-order DARTS runs on one device: use --distribution=default or --order=1")
         validate_temperature_schedule(self.temperature_schedule)
         if self.temperature <= 0 or (self.final_temperature is not None and self.final_temperature <= 0):
             raise ConfigError("--temperature and --final_temperature must be positive")
@@ -107,6 +107,7 @@ class SearchConfig:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
         validate_policy(self.mixed_precision)
+        validate_distribution(self.distribution)
 
     def resolved_layers(self) -> int:
         return self.layers or DEFAULT_LAYERS[self.space]

@@ -9,6 +9,7 @@ from typing import Any
 
 from tfnas.configs.common import check_output_dir, validate_policy
 from tfnas.configs.differentiable import MIN_DARTS_CELLS
+from tfnas.configs.distribution import validate_distribution
 from tfnas.errors import ConfigError
 from tfnas.spaces.base import load_genotype
 
@@ -63,6 +64,10 @@ class TrainConfig:
 
     def validate(self) -> None:
         validate_policy(self.mixed_precision)
+        if self.distribution == "multi_worker":  # every worker would write the same model directory
+            raise ConfigError("train runs in one process: --distribution=multi_worker is for the differentiable "
+                              "searches; use --distribution=mirrored (every local device) or default")
+        validate_distribution(self.distribution)
         for name in ("batch_size", "epochs"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")

@@ -35,6 +35,7 @@ from tfnas.methods.differentiable_search import SearchConfig, architecture_optim
 from tfnas.configs.bats import (  # noqa: F401  (re-exported: the driver's settings)
     AUTO_TEACHER, BINARIZE, DEPLOY_INIT_CHANNELS, SEARCH_METHODS, TEACHER_DIR, BatsSearchConfig)
 from tfnas.training.distillation import distillation_loss  # noqa: F401  (re-exported)
+from tfnas.training.distribution import strategy_for, writes_run_files
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.training.temperature import TEMPERATURE_SCHEDULES, TemperatureSchedule, temperature_at  # noqa: F401  (re-exported)
 from tfnas.supernets.bats_supernet import BatsSupernet
@@ -266,8 +267,10 @@ def run_bats_search(config: BatsSearchConfig) -> dict[str, Any]:
     """
     config.__post_init__()
     config.validate()
+    strategy_for(config.distribution)  # before the teacher's first TF op (multi_worker: collective ops)
     if config.fresh:  # move the old run (teacher included) aside once, then run fresh inside
-        RunDirectory(config.output_dir, fresh=True)
+        if writes_run_files(config.distribution):  # a multi-worker run's chief only
+            RunDirectory(config.output_dir, fresh=True)
         config = dataclasses.replace(config, fresh=False)
     teacher_summary = None
     if config.kd_weight > 0 and config.teacher == AUTO_TEACHER:
@@ -289,5 +292,6 @@ def run_bats_search(config: BatsSearchConfig) -> dict[str, Any]:
     summary["final_temperature_used"] = float(temperature_at(config.epochs - 1, config.epochs, config.temperature,
                                                              config.final_temperature, config.temperature_schedule))
     summary["discretization"] = discretization_gap(config)
-    write_json(os.path.join(os.path.abspath(config.output_dir), "search_summary.json"), summary)
+    if writes_run_files(config.distribution):
+        write_json(os.path.join(os.path.abspath(config.output_dir), "search_summary.json"), summary)
     return summary

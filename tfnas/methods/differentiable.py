@@ -18,6 +18,13 @@ step (architecture, weight, virtual and finite-difference passes): tracing the s
 instead of up to five times keeps graph building short; unused gradients are pruned when the
 function is inlined.
 
+Under a tf.distribute strategy (``--distribution=mirrored|multi_worker``) each replica's loss is
+weighted by its share of the global batch and every gradient is summed over the replicas before it
+is clipped, decayed or used for the virtual step (``tfnas.supernets.replicas``), so a step is the
+one-device step on the global batch; the architecture optimizer's slots are mirrored like the
+weights'. The one traced pass is then inlined into the replica's step instead of being its own
+tf.function: tf.distribute cannot all-reduce (synchronised BN) inside a nested function.
+
 Mixed precision (``tfnas.training.precision``): build the supernet and this model under the
 policy; logits are cast to float32 before the loss, and under ``mixed_float16`` the loss is
 scaled by the weight optimizer's dynamic loss scale (a LossScaleOptimizer, as ``compile`` wraps
@@ -30,6 +37,7 @@ from typing import Any
 import tensorflow as tf
 
 from tfnas.errors import ConfigError
+from tfnas.supernets import replicas
 from tfnas.supernets.differentiable import DifferentiableSupernet
 from tfnas.training.precision import float32_logits, inner_optimizer, loss_scale_optimizer, scaled, unscaled
 
@@ -50,12 +58,14 @@ class ArchitectureSearchModel(keras.Model):
         self.weight_decay = float(weight_decay)
         self.arch_weight_decay = float(arch_weight_decay)
         self.grad_clip = grad_clip
-        self.loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        # per-example losses, averaged in loss_fn: Keras refuses a batch-reducing loss object under a strategy
+        self.per_example_loss = keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction=keras.losses.Reduction.NONE)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.accuracy_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         # autograph off: the supernet's Python control flow is static structure, and converting
         # it took about a third of the tracing time of the DARTS supernet
-        self._forward_backward = tf.function(self._loss_and_gradients, autograph=False)
+        self._traced_pass = tf.function(self._loss_and_gradients, autograph=False)
 
     @property
     def metrics(self):
@@ -70,20 +80,42 @@ class ArchitectureSearchModel(keras.Model):
         self.arch_optimizer.build(self.supernet.arch_variables)
 
     # --- one pass ----------------------------------------------------------------------------
-    def _loss_and_gradients(self, x, y):
+    def _forward_backward(self, x, y):
+        """(loss, logits, weight gradients, architecture gradients) of one batch, summed over replicas.
+
+        ``loss`` is this replica's mean loss; the gradients are those of the global batch's mean loss.
+        """
+        if replicas.in_multi_replica_step():  # no nested tf.function around all-reduces; no autograph either
+            loss, logits, w_grads, a_grads = tf.autograph.experimental.do_not_convert(self._loss_and_gradients)(
+                x, y, replicas.batch_share(x))
+        else:
+            loss, logits, w_grads, a_grads = self._traced_pass(x, y)
+        w_grads, a_grads = self._split(replicas.sum_over_replicas(list(w_grads) + list(a_grads)))
+        return loss, logits, w_grads, a_grads
+
+    def _split(self, grads):
+        n = len(self.supernet.weight_variables)
+        return grads[:n], grads[n:]
+
+    def _loss_and_gradients(self, x, y, share=1.0):
         net = self.supernet
         with tf.GradientTape() as tape:
             logits = float32_logits(net(x, training=True))
             loss = self.training_loss(x, y, logits)
-            scaled_loss = scaled(self.optimizer, loss)
+            scaled_loss = scaled(self.optimizer, loss if isinstance(share, float) else loss * share)
         w_grads, a_grads = tape.gradient(scaled_loss, [net.weight_variables, net.arch_variables])
         return loss, logits, unscaled(self.optimizer, w_grads), unscaled(self.optimizer, a_grads)
 
+    def loss_fn(self, y, logits):
+        """Mean cross-entropy over the examples given (this replica's)."""
+        return tf.reduce_mean(self.per_example_loss(y, logits))
+
     def training_loss(self, x, y, logits):
-        """The loss both optimizers minimise (float32 logits); methods add terms (distillation)."""
+        """The loss both optimizers minimise, the mean over this replica's examples (float32
+        logits); methods add terms (distillation)."""
         return self.loss_fn(y, logits)
 
-    # --- updates ------------------------------------------------------------------------------
+    # --- updates (gradients already summed over replicas) --------------------------------------
     def apply_weight_gradients(self, grads) -> None:
         variables = self.supernet.weight_variables
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
@@ -91,13 +123,13 @@ class ArchitectureSearchModel(keras.Model):
             grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
         if self.weight_decay:
             grads = [g + self.weight_decay * v for g, v in zip(grads, variables)]
-        self.optimizer.apply_gradients(zip(grads, variables))
+        self.optimizer.apply_gradients(zip(grads, variables), skip_gradients_aggregation=True)
 
     def apply_arch_gradients(self, grads) -> None:
         variables = self.supernet.arch_variables
         if self.arch_weight_decay:
             grads = [g + self.arch_weight_decay * v for g, v in zip(grads, variables)]
-        self.arch_optimizer.apply_gradients(zip(grads, variables))
+        self.arch_optimizer.apply_gradients(zip(grads, variables), skip_gradients_aggregation=True)
 
     def _report(self, loss, y, logits) -> dict[str, Any]:
         self.loss_tracker.update_state(loss)
@@ -200,11 +232,12 @@ class BilevelSearch(ArchitectureSearchModel):
             grads = [g + self.weight_decay * v for g, v in zip(grads, variables)]
         saved_state = [tf.identity(v) for v in state]
         with tf.control_dependencies(saved_state):
-            optimizer.apply_gradients(zip(grads, variables))
+            optimizer.apply_gradients(zip(grads, variables), skip_gradients_aggregation=True)
         with tf.control_dependencies([tf.identity(v) for v in variables]):
             for v, value in zip(state, saved_state):
                 v.assign(value)
 
+    @tf.autograph.experimental.do_not_convert  # static Python structure; converting it is only cost
     def _unrolled_arch_gradients(self, x_train, y_train, x_val, y_val):
         weights = self.supernet.weight_variables
         saved = [tf.identity(v) for v in weights]

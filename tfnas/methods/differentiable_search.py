@@ -7,6 +7,12 @@
                         architecture weights, configuration
   history.json, checkpoints/, tensorboard/ (see tfnas.run_dir)
 and resumes from the last completed epoch when re-run with the same output_dir.
+
+Under ``--distribution=mirrored|multi_worker`` the global batch (``batch_size``) is split across the
+replicas and a step is the one-device step on it (tfnas.methods.differentiable; with
+``sync_batch_norm`` BatchNorm uses the global batch's statistics too, tfnas.supernets.replicas).
+On a multi-worker run only the chief writes the output directory; the other workers resume from
+its checkpoints (tfnas.training.distribution).
 """
 from __future__ import annotations
 
@@ -20,7 +26,9 @@ from absl import logging
 
 from tfnas.data import Augment, eval_dataset, load_image_data, steps_for, train_stream, zip_streams
 from tfnas.methods.differentiable import METHODS, ArchitectureSearchModel, BilevelSearch, SingleLevelSearch
-from tfnas.training.distribution import strategy_for
+from tfnas.supernets.replicas import synchronize_batch_norm
+from tfnas.training.distribution import (check_workers_agree, shard_by_data, strategy_for, validate_distribution,
+                                        writes_run_files)
 from tfnas.training.schedules import EpochCosineDecay
 from tfnas.spaces import darts as darts_space
 from tfnas.spaces import nasbench201 as nb201_space
@@ -110,8 +118,12 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     ``build_search_model``) and ``extra_callbacks(model)`` (e.g. schedules run each epoch).
     """
     config.validate()
-    run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
-    run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs",), safe_keys=SAFE_ON_RESUME)
+    # First: MultiWorkerMirroredStrategy configures collective ops, which must precede any TF op
+    strategy = strategy_for(config.distribution)
+    writer = writes_run_files(config.distribution)  # False on a multi-worker run's non-chief workers
+    run_dir = RunDirectory(config.output_dir, fresh=config.fresh, writer=writer)
+    if writer or not config.fresh:  # with --fresh the chief moves the old run (and its settings) aside
+        run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs",), safe_keys=SAFE_ON_RESUME)
     tf.keras.utils.set_random_seed(config.seed)
     data = load_image_data(config.dataset, config.data_dir, config.image_size)
     train_idx, val_idx = data.search_split(config.resolved_train_portion(), seed=config.seed)
@@ -119,13 +131,15 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     if config.method == "darts":
         steps = min(steps, steps_for(len(val_idx), config.batch_size, config.steps_per_epoch))
 
-    strategy = strategy_for(config.distribution)
     with strategy.scope(), precision_policy(config.mixed_precision):
         model = (model_builder or build_search_model)(config, data.num_classes, steps)
         model.supernet(tf.zeros([1, *data.image_shape]))
         model.build_optimizers()
+        if config.sync_batch_norm and strategy.num_replicas_in_sync > 1:
+            synchronize_batch_norm(model.supernet)
         state = ResumableState(model, run_dir)
-    start_epoch = state.restore_latest()
+    start_epoch = 0 if config.fresh and not writer else state.restore_latest()
+    check_workers_agree(strategy, start_epoch, "search")
     # A constant learning rate is optimizer state and comes back with the checkpoint; the config's
     # value wins (--arch_learning_rate may be lowered on resume, see SAFE_ON_RESUME), raised as for a
     # fresh search by --arch_step_budget.
@@ -148,6 +162,7 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     validation_source = "held_out" if len(val_idx) else "training_split"
     validation = eval_dataset(data, "train", val_idx if len(val_idx) else train_idx,
                               batch_size=max(config.batch_size, 128))
+    train, validation = shard_by_data(train), shard_by_data(validation)
 
     summary_cb = ArchitectureSummary(model.supernet, run_dir.tensorboard + "/architecture", _edge_names(config.space))
 
@@ -174,7 +189,6 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     ckpt_cb.raise_if_nonfinite("Lower --learning_rate or --arch_learning_rate, or raise --grad_clip, and re-run; "
                                "the search resumes from that epoch.")
     genotype = model.supernet.genotype()
-    save_genotype(genotype, run_dir.file("genotype.json"))
     history = run_dir.history()
     summary = {
         "method": model.method if config.method != "darts" else f"darts_order{config.order}",
@@ -193,5 +207,7 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
         "config": dataclasses.asdict(config),
         "tensorboard": run_dir.tensorboard,
     }
-    write_json(run_dir.file("search_summary.json"), summary)
+    if writer:
+        save_genotype(genotype, run_dir.file("genotype.json"))
+        write_json(run_dir.file("search_summary.json"), summary)
     return summary

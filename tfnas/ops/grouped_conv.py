@@ -16,13 +16,18 @@ import tensorflow as tf
 @functools.lru_cache(maxsize=None)
 def native_grouped_conv_trainable() -> bool:
     """Whether tf.nn.conv2d can run and differentiate a grouped convolution on this device."""
+    # Eagerly and on a watched constant, not a variable: the first call may come while a model is
+    # traced, or inside a tf.distribute scope (where a variable would be a distributed one that
+    # cannot be read outside a replica).
     try:
-        x = tf.ones([1, 4, 4, 4])
-        k = tf.Variable(tf.ones([1, 1, 2, 4]))
-        with tf.GradientTape() as tape:
-            y = tf.reduce_sum(tf.nn.conv2d(x, k, 1, "SAME"))
-        grads = tape.gradient(y, [k])
-        return grads[0] is not None and bool(tf.reduce_all(tf.math.is_finite(grads[0])))
+        with tf.init_scope():
+            x = tf.ones([1, 4, 4, 4])
+            k = tf.ones([1, 1, 2, 4])
+            with tf.GradientTape() as tape:
+                tape.watch(k)
+                y = tf.reduce_sum(tf.nn.conv2d(x, k, 1, "SAME"))
+            grads = tape.gradient(y, [k])
+            return grads[0] is not None and bool(tf.reduce_all(tf.math.is_finite(grads[0])))
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.NotFoundError):
         return False
 

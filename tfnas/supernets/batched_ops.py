@@ -29,6 +29,7 @@ import tensorflow as tf
 from tfnas.ops.cell_ops import BN_EPSILON, BN_MOMENTUM
 from tfnas.ops.conv_utils import depthwise_conv
 from tfnas.ops.grouped_conv import grouped_conv2d
+from tfnas.supernets import replicas
 
 keras = tf.keras
 
@@ -50,7 +51,7 @@ def _unit(c: int, value: float) -> tf.Tensor:
 
 def affine_free_batch_norm(x: tf.Tensor, moving_mean: tf.Tensor, moving_variance: tf.Tensor, training: bool,
                            momentum: float = BN_MOMENTUM, epsilon: float = BN_EPSILON,
-                           scale: tf.Tensor | None = None
+                           scale: tf.Tensor | None = None, synchronized: bool = False
                            ) -> tuple[tf.Tensor, tf.Tensor | None, tf.Tensor | None]:
     """Affine-free BN as one fused op; returns (y, new_mean, new_variance) (None when not training).
 
@@ -60,7 +61,15 @@ def affine_free_batch_norm(x: tf.Tensor, moving_mean: tf.Tensor, moving_variance
     itself, whose backward pass already yields the gradient of ``w`` (MixedCell passes each
     edge's architecture weight here instead of multiplying the op's output afterwards). The
     statistics (float32 also when ``x`` is bfloat16/float16) do not depend on it.
+
+    ``synchronized`` (``replicas.synchronize_batch_norm``): inside a multi-replica train step,
+    normalise with the moments of the global batch (all-reduced sums; the fused kernel cannot
+    all-reduce, so this path uses plain ops) and update the running estimates from them with the
+    same rule (unbiased variance over the global count): the step the one-device kernel takes on
+    the whole batch.
     """
+    if training and synchronized and replicas.in_multi_replica_step():
+        return _synchronized_batch_norm(x, moving_mean, moving_variance, momentum, epsilon, scale)
     c = x.shape[-1]
     scale = _unit(c, 1.0) if scale is None else scale
     zeros = _unit(c, 0.0)
@@ -71,6 +80,19 @@ def affine_free_batch_norm(x: tf.Tensor, moving_mean: tf.Tensor, moving_variance
         return y, None, None
     return tf.compat.v1.nn.fused_batch_norm(x, scale, zeros, moving_mean, moving_variance, epsilon=epsilon,
                                             is_training=True, exponential_avg_factor=1.0 - momentum)
+
+
+def _synchronized_batch_norm(x, moving_mean, moving_variance, momentum, epsilon, scale):
+    mean, variance, count = replicas.global_moments(x, [0, 1, 2])
+    factor = tf.math.rsqrt(variance + epsilon)
+    if scale is not None:
+        factor = factor * scale
+    y = tf.cast((tf.cast(x, tf.float32) - mean) * factor, x.dtype)
+    unbiased = variance * count / tf.maximum(count - 1.0, 1.0)
+    keep = tf.constant(momentum, tf.float32)
+    new_mean = keep * tf.cast(moving_mean, tf.float32) + (1.0 - keep) * mean
+    new_variance = keep * tf.cast(moving_variance, tf.float32) + (1.0 - keep) * unbiased
+    return y, new_mean, new_variance
 
 
 class AffineFreeBatchNorm(keras.layers.Layer):
@@ -84,6 +106,7 @@ class AffineFreeBatchNorm(keras.layers.Layer):
         super().__init__(**kwargs)
         self.momentum, self.epsilon = momentum, epsilon
         self.update_stats = True
+        self.synchronized = False  # global-batch statistics under a multi-replica strategy
 
     def build(self, input_shape):
         c = int(input_shape[-1])
@@ -94,7 +117,7 @@ class AffineFreeBatchNorm(keras.layers.Layer):
 
     def call(self, x, training=None):
         y, mean, var = affine_free_batch_norm(x, self.moving_mean, self.moving_variance, bool(training),
-                                              self.momentum, self.epsilon)
+                                              self.momentum, self.epsilon, synchronized=self.synchronized)
         if training and self.update_stats:
             self.moving_mean.assign(mean)
             self.moving_variance.assign(var)

@@ -97,6 +97,7 @@ class MixedCell(keras.layers.Layer):
         self.reduction, self.pool_bn, self.output_mode = reduction, pool_bn, output
         self.checkpoint = checkpoint
         self.update_stats = True
+        self.synchronized = False  # BN over the global batch under a multi-replica strategy (replicas.py)
         self.conv_ops = [op for op in self.ops if op in registry]
         self.groups: list[list[NodeGroup]] = []
         edge = 0
@@ -301,7 +302,7 @@ class _CellPass:
         def bn(name: str, y: tf.Tensor) -> tf.Tensor:
             out, new_mean, new_var = affine_free_batch_norm(
                 y, split[name + "/moving_mean"][i], split[name + "/moving_variance"][i], self.training,
-                scale=scale if fold and name == batched.output_bn else None)
+                scale=scale if fold and name == batched.output_bn else None, synchronized=cell.synchronized)
             if self.training:
                 self.new_stats.setdefault((op, name), []).append((i, new_mean, new_var))
             return out

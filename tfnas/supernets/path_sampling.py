@@ -17,6 +17,13 @@ edge; ViTAS: one sub-transformer) share one mechanism, and it lives here, knowin
   momentum and no weight decay (a plain momentum optimizer keeps moving them with stale momentum);
 * ``transfer_weights`` copies a fixed path's weights into the child network built from the
   matching genotype, so the child computes what the path computed.
+
+Under a tf.distribute strategy the train step is the one-device step on the global batch: every
+replica draws the same path (the stateless seed is the step counter, mirrored on every replica),
+weights its mean loss by its share of the global batch and sums the gradients over the replicas
+before the path-masking optimizer applies them (``tfnas.supernets.replicas``). BatchNorm layers
+inside a sampled branch (``SinglePathSupernet``) keep per-replica statistics (Keras'
+non-synchronised BN): tf.distribute cannot all-reduce inside ``tf.switch_case``'s branch functions.
 """
 from __future__ import annotations
 
@@ -25,6 +32,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from tfnas.supernets import replicas
 
 keras = tf.keras
 
@@ -177,23 +186,30 @@ class PathSamplingSupernet(keras.Model):
         path = self.next_path(self.step_counter.read_value())
         self.path.assign(path)
         variables = self.trainable_path_variables()
+        share = replicas.batch_share(images)
         with tf.GradientTape() as tape:
             logits, loss = self.training_loss(images, labels, path)
-        grads = tape.gradient(loss, variables)
+            weighted = loss if isinstance(share, float) else loss * share
+        grads = replicas.sum_over_replicas(tape.gradient(weighted, variables))
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
         if hasattr(self.optimizer, "apply_path_update"):  # PathSGD, or another path-masking optimizer
             self.optimizer.apply_path_update(list(zip(grads, variables)))
         else:
-            self.optimizer.apply_gradients(zip(grads, variables))
+            self.optimizer.apply_gradients(zip(grads, variables), skip_gradients_aggregation=True)
         self.step_counter.assign_add(1)
         self.loss_tracker.update_state(loss)
         self.acc_tracker.update_state(labels, logits)
         return {"loss": self.loss_tracker.result(), "accuracy": self.acc_tracker.result()}
 
     def training_loss(self, images, labels, path):
-        """(logits, loss) of a training step on ``path``; a subclass may change the loss (soft targets, CutMix)."""
+        """(logits, loss) of a training step on ``path``, the loss the mean over this replica's examples
+        (the train step weights it by the replica's share of the global batch); a subclass may change
+        the loss (soft targets, CutMix)."""
         logits = self(images, training=True, path=path)
-        return logits, self.compiled_loss(labels, logits, regularization_losses=self.losses)
+        loss = self.compiled_loss(labels, logits, regularization_losses=self.losses)
+        # compiled_loss divides by the replicas in sync (Keras' own scaling); undone here, since
+        # the train step scales by the replica's actual share of the batch
+        return logits, loss * replicas.num_replicas() if replicas.num_replicas() > 1 else loss
 
     def test_step(self, data):
         images, labels = data
@@ -355,15 +371,16 @@ class PathSGD(keras.optimizers.SGD):
         return self
 
     def apply_path_update(self, grads_and_vars) -> None:
-        """Apply one step; on a single device, without Keras' per-variable cross-replica machinery.
+        """Apply one step of gradients already summed over replicas (the core's train step sums them).
 
-        That machinery adds a merge call per variable, which made tracing a supernet step with
-        ~1,700 variables take tens of seconds; under a real distribution strategy it is needed
-        (gradients are all-reduced), so there the standard ``apply_gradients`` runs.
+        On a single device without Keras' per-variable cross-replica machinery: it adds a merge call
+        per variable, which made tracing a supernet step with ~1,700 variables take tens of
+        seconds. Under a distribution strategy it is needed (each replica's copy of a variable is
+        updated through ``strategy.extended.update``), so there the standard ``apply_gradients``
+        runs, without aggregating again.
         """
-        if tf.distribute.in_cross_replica_context() or tf.distribute.get_strategy().num_replicas_in_sync > 1 \
-                or tf.distribute.has_strategy():
-            self.apply_gradients(grads_and_vars)
+        if tf.distribute.in_cross_replica_context() or tf.distribute.has_strategy():
+            self.apply_gradients(grads_and_vars, skip_gradients_aggregation=True)
             return
         self._compute_current_learning_rate()
         for grad, var in grads_and_vars:

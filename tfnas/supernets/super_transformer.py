@@ -238,7 +238,7 @@ class PathAdamW(keras.optimizers.Adam):
         once per step: ~160 variables x a dozen ops dominated the traced step otherwise.
         """
         if tf.distribute.in_cross_replica_context() or tf.distribute.has_strategy():
-            self.apply_gradients(grads_and_vars)
+            self.apply_gradients(grads_and_vars, skip_gradients_aggregation=True)  # already summed over replicas
             return
         self._compute_current_learning_rate()
         self.__dict__["_step_cache"] = {}  # not through __setattr__: a tracked dict would be checkpointed

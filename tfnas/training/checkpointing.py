@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import time
 from typing import Any, Callable
 
@@ -33,6 +34,11 @@ class ResumableState:
     one-line warning naming it and the previous intact checkpoint is used (found by scanning the
     directory when the index cannot be trusted); when checkpoint files exist but none restores, a
     clear error says so. A run never silently starts over on top of its own checkpoints.
+
+    On a multi-worker run's non-chief worker (``run_dir.writer`` False) it restores from the
+    chief's checkpoints without touching them, and saves (every worker takes part in a save: the
+    per-replica statistics are all-reduced as they are read) into its scratch directory, deleted
+    right after.
     """
 
     def __init__(self, model: keras.Model, run_dir: RunDirectory, max_to_keep: int = 2, **extra):
@@ -42,9 +48,12 @@ class ResumableState:
         self.run_dir = run_dir
         self.directory = run_dir.checkpoints
         self.max_to_keep = max_to_keep
+        self.writer = run_dir.writer
         self.manager = self._manager()
 
     def _manager(self) -> tf.train.CheckpointManager:
+        if not self.writer:  # a non-chief worker saves into its scratch directory
+            return tf.train.CheckpointManager(self.checkpoint, os.path.join(self.run_dir.scratch, "checkpoints"), 1)
         try:
             return tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=self.max_to_keep)
         except Exception as e:  # a garbled index: rebuilt from the files themselves on restore
@@ -55,9 +64,10 @@ class ResumableState:
 
     def _candidates(self) -> list[str]:
         """Checkpoint prefixes, newest first: the index's and every ckpt-N found on disk."""
+        files = os.listdir(self.directory) if os.path.isdir(self.directory) else []
         found = {int(m.group(1)): os.path.join(self.directory, f"ckpt-{m.group(1)}")
-                 for m in (re.fullmatch(r"ckpt-(\d+)\.index", f) for f in os.listdir(self.directory)) if m}
-        for prefix in self.manager.checkpoints:
+                 for m in (re.fullmatch(r"ckpt-(\d+)\.index", f) for f in files) if m}
+        for prefix in self.manager.checkpoints if self.writer else ():
             m = re.search(r"ckpt-(\d+)$", prefix)
             if m:
                 found.setdefault(int(m.group(1)), prefix)
@@ -83,7 +93,7 @@ class ResumableState:
             except (tf.errors.OpError, ValueError, IndexError, AssertionError, KeyError, TypeError) as e:
                 problems.append(f"{os.path.basename(prefix)}: {type(e).__name__}: {str(e).splitlines()[0][:160]}")
                 continue
-            if problems or prefix != self.manager.latest_checkpoint:
+            if self.writer and (problems or prefix != self.manager.latest_checkpoint):
                 if problems:
                     _log.warning("skipped corrupt checkpoint(s) %s; resumed from %s", "; ".join(problems), prefix)
                 # Point the index at what was restored, so later saves rotate from it.
@@ -100,7 +110,11 @@ class ResumableState:
     def save(self, completed_epochs: int, wall_time_s: float) -> str:
         self.epoch.assign(completed_epochs)
         self.wall_time.assign(wall_time_s)
-        return self.manager.save(checkpoint_number=completed_epochs)
+        path = self.manager.save(checkpoint_number=completed_epochs)
+        if not self.writer:  # only the chief's checkpoints are kept
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
+            self.manager = self._manager()
+        return path
 
 
 def _number(prefix: str) -> int:
