@@ -94,6 +94,12 @@ def _filter_fd2() -> None:
     atexit.register(drain)
 
 
+def verbosity_given(argv: list[str]) -> bool:
+    """Whether the command line sets absl's ``--verbosity`` (``-v``); read from argv, as the library reads
+    no flags."""
+    return any(a.split("=")[0] in ("--verbosity", "-verbosity", "-v", "--v") for a in argv)
+
+
 def quiet_tensorflow_logs(level: int = logging.ERROR) -> None:
     """A binary's output without its libraries' chatter, unless ``--verbosity`` was given (absl's flag)."""
     global _installed
@@ -101,14 +107,10 @@ def quiet_tensorflow_logs(level: int = logging.ERROR) -> None:
     if _installed:
         return
     _installed = True
-    try:
-        from absl import flags, logging as absl_logging
+    if verbosity_given(sys.argv[1:]):
+        return
+    from absl import logging as absl_logging
 
-        verbose = flags.FLAGS.is_parsed() and flags.FLAGS["verbosity"].present
-    except (ImportError, KeyError):
-        return
-    if verbose:
-        return
     absl_logging.get_absl_handler().addFilter(OwnRecordsOnly())
     if os.environ.get("TFNAS_RAW_STDERR") != "1":
         _filter_fd2()
