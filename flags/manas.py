@@ -17,6 +17,7 @@ from flags.discrete import BENCHMARK, BENCHMARK_FILE, OBJECTIVE  # shared with t
 from tfnas.methods.manas import VAL_BN, ManasConfig
 from tfnas.search.manas import RECOMMEND_BY
 from tfnas.search.manas_agents import AGENT_KINDS
+from tfnas.spaces.manas import OPS
 
 AGENT = flags.DEFINE_enum(
     "agent", "exp3", list(AGENT_KINDS),
@@ -51,6 +52,9 @@ SHARE_CELLS = flags.DEFINE_bool(
     "share_cells", False, "Supernet mode: one set of agents per cell type (DARTS' normal and reduce cells, 2 x 14 "
                           "agents; writes a DARTS genotype) instead of one per cell (MANAS: --layers x 14 agents; "
                           "writes a MANAS genotype with one cell entry per cell).")
+CANDIDATE_OPS = flags.DEFINE_list(
+    "candidate_ops", list(OPS), "Supernet mode: every edge's candidate ops (default: DARTS' 8; a subset for "
+                                "ablations, e.g. without 'none').")
 BATCHES_PER_ROUND = flags.DEFINE_integer(
     "batches_per_round", 1, "Supernet mode: weight steps on training batches per round, and validation batches "
                             "whose mean loss the agents learn from [U: the paper's Algorithm 1 does not say; one "
@@ -80,7 +84,7 @@ def config() -> ManasConfig:
         init_channels=supernet_flags.INIT_CHANNELS.value, train_portion=supernet_flags.TRAIN_PORTION.value,
         learning_rate=supernet_flags.LEARNING_RATE.value, min_learning_rate=supernet_flags.MIN_LEARNING_RATE.value,
         momentum=supernet_flags.MOMENTUM.value, weight_decay=supernet_flags.WEIGHT_DECAY.value,
-        grad_clip=supernet_flags.GRAD_CLIP.value, share_cells=SHARE_CELLS.value,
+        grad_clip=supernet_flags.GRAD_CLIP.value, share_cells=SHARE_CELLS.value, ops=tuple(CANDIDATE_OPS.value),
         batches_per_round=BATCHES_PER_ROUND.value, val_bn=VAL_BN_FLAG.value, loss_clip=LOSS_CLIP.value,
         checkpoint_cells=supernet_flags.CHECKPOINT_CELLS.value is not False,  # default on, as for DARTS
         checkpoint_every=CHECKPOINT_EVERY.value)

@@ -36,6 +36,7 @@ from tfnas.run_dir import RunDirectory
 from tfnas.search.api import CategoricalSpace
 from tfnas.search.manas import ManasSearcher, check_search_settings
 from tfnas.search.manas_agents import Agents, LeastSquaresAgents, LossScale
+from tfnas.spaces import manas as manas_space
 
 BENCHMARKS = ("nasbench201",)
 VAL_BN = ("batch", "moving")
@@ -79,6 +80,7 @@ class ManasConfig:
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
     share_cells: bool = False
+    ops: tuple[str, ...] = manas_space.OPS  # every edge's candidates (a subset for ablations and small tests)
     batches_per_round: int = 1
     val_bn: str = "batch"
     loss_clip: float | None = None  # cross-entropy that counts as loss 1; None: ln(num_classes)
@@ -96,6 +98,8 @@ class ManasConfig:
             raise ConfigError(f"unknown --benchmark {self.benchmark!r}; choose one of {list(BENCHMARKS)}")
         if self.benchmark is None:
             self.check_supernet()
+        else:
+            self.check_tabular()
 
     def check_supernet(self) -> None:
         for name in ("batch_size", "epochs", "init_channels", "batches_per_round", "checkpoint_every"):
@@ -112,6 +116,21 @@ class ManasConfig:
             raise ConfigError(f"--loss_clip must be a positive cross-entropy, got {self.loss_clip}")
         if self.loss_noise:
             raise ConfigError("--loss_noise is for the tabular mode (the supernet's loss is noisy already); drop it")
+        try:
+            manas_space.check_ops(self.ops)
+        except ValueError as e:
+            raise ConfigError(f"--candidate_ops: {e}") from None
+
+    def check_tabular(self) -> None:
+        """Supernet-only settings given with --benchmark (a DARTS-cell search asked of the NAS-Bench-201 table)."""
+        given = [f"--{name}" for name, value, default in (
+            ("share_cells", self.share_cells, False), ("batches_per_round", self.batches_per_round, 1),
+            ("val_bn", self.val_bn, "batch"), ("loss_clip", self.loss_clip, None),
+            ("candidate_ops", tuple(self.ops), manas_space.OPS)) if value != default]
+        if given:
+            raise ConfigError(f"{', '.join(given)} configure the supernet search of DARTS cells (MANAS genotypes); "
+                              f"the --benchmark={self.benchmark} table has one 6-edge cell of its own ops. Drop them, "
+                              "or drop --benchmark to search DARTS cells on --dataset")
 
     def run_settings(self) -> dict[str, Any]:
         """What decides the result (run_config.json): a resume must match it. The round budget is
@@ -129,7 +148,7 @@ class ManasConfig:
 
 SUPERNET_SETTINGS = ("dataset", "data_dir", "image_size", "batch_size", "epochs", "steps_per_epoch", "layers",
                      "init_channels", "train_portion", "learning_rate", "min_learning_rate", "momentum",
-                     "weight_decay", "grad_clip", "share_cells", "batches_per_round", "val_bn", "loss_clip",
+                     "weight_decay", "grad_clip", "share_cells", "ops", "batches_per_round", "val_bn", "loss_clip",
                      "checkpoint_cells")
 """Settings of the supernet mode that decide its result (``checkpoint_every`` and ``heatmap_every`` do not)."""
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -60,12 +60,12 @@ def path_string(actions) -> str:
     return "".join(str(int(a)) for a in actions)
 
 
-def build_supernet(config, num_classes: int, image_shape, steps_per_epoch: int) -> ManasSupernet:
-    """The compiled search network of ``config`` (a ``ManasConfig``) with every candidate's weights."""
+def build_supernet(config, num_classes: int, image_shape, schedule) -> ManasSupernet:
+    """The compiled search network of ``config`` (a ``ManasConfig``) with every candidate's weights,
+    its weights trained with ``schedule`` (a learning-rate schedule over weight steps)."""
     supernet = ManasSupernet(num_classes, config.init_channels, config.layers, share_cells=config.share_cells,
-                             checkpoint=config.checkpoint_cells, grad_clip=config.grad_clip or None,
+                             ops=config.ops, checkpoint=config.checkpoint_cells, grad_clip=config.grad_clip or None,
                              seed=config.seed, input_shape=image_shape)
-    schedule = EpochCosineDecay(config.learning_rate, config.min_learning_rate, config.epochs, steps_per_epoch)
     optimizer = PathSGD(schedule, momentum=config.momentum, weight_decay_l2=config.weight_decay).attach(supernet)
     supernet.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return supernet
@@ -106,7 +106,7 @@ def run_supernet_search(config, after_round: Callable[[int], None] | None = None
     """Run or resume the supernet search ``config`` (a checked ``ManasConfig``) describes."""
     from tfnas.methods.manas import agents_summary
 
-    space = manas_space.manas_space(config.layers, config.share_cells)
+    space = manas_space.manas_space(config.layers, config.share_cells, config.ops)
     run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
     run_dir.check_config(config.run_settings(), resumable_keys=())
     tf.keras.utils.set_random_seed(config.seed)
@@ -123,7 +123,8 @@ def run_supernet_search(config, after_round: Callable[[int], None] | None = None
     agents = make_agents(config.agent, [len(c.options) for c in space.choices], config.seed, eta=config.eta,
                          gamma=config.gamma, horizon=total_rounds, ridge=config.ridge)
     scale = LossScale.cross_entropy(data.num_classes, config.loss_clip)
-    supernet = build_supernet(config, data.num_classes, data.image_shape, batches)
+    schedule = EpochCosineDecay(config.learning_rate, config.min_learning_rate, config.epochs, batches)
+    supernet = build_supernet(config, data.num_classes, data.image_shape, schedule)
     state = ResumableState(supernet, run_dir, agents=JsonState(agents.get_state, agents.set_state))
     done = state.restore_latest()  # completed rounds (the checkpoint's counter)
     if agents.rounds != done:
@@ -163,7 +164,7 @@ def run_supernet_search(config, after_round: Callable[[int], None] | None = None
                     "--learning_rate or --grad_clip and re-run; the search resumes from there.")
             loss = scale(val_loss)
             agents.update(actions, loss)
-            lr = float(supernet.optimizer.learning_rate(supernet.optimizer.iterations - 1))
+            lr = float(schedule(supernet.optimizer.iterations - 1))  # the rate of the round's last step
             history.append({"round": r + 1, "epoch": r // rounds_per_epoch + 1, "path": path_string(actions),
                             "train_loss": round(train_loss, 6), VAL_METRIC: round(val_loss, 6),
                             LOSS_METRIC: round(loss, 6), "learning_rate": lr})
@@ -175,7 +176,7 @@ def run_supernet_search(config, after_round: Callable[[int], None] | None = None
                 after_round(r + 1)
     finally:
         board.close()
-    genotype = recommend(agents, config.layers, config.share_cells, config.recommend, config.seed)
+    genotype = recommend(agents, config.layers, config.share_cells, config.recommend, config.seed, config.ops)
     save_genotype(genotype, run_dir.file("genotype.json"))
     summary = {
         "method": "manas", "mode": "supernet", "space": genotype.SPACE, "dataset": config.dataset,
@@ -190,7 +191,8 @@ def run_supernet_search(config, after_round: Callable[[int], None] | None = None
     return summary
 
 
-def recommend(agents: Agents, layers: int, share_cells: bool, by: str, seed: int):
+def recommend(agents: Agents, layers: int, share_cells: bool, by: str, seed: int,
+              ops: Sequence[str] = manas_space.OPS):
     """The searched genotype: DARTS' derivation over every agent's distribution (``argmax``) or over one
     draw from it (``sample``, one-hot scores); ties broken from a generator of (seed, rounds), never
     from the agents' sampler."""
@@ -198,7 +200,7 @@ def recommend(agents: Agents, layers: int, share_cells: bool, by: str, seed: int
     if by == "sample":
         probabilities = np.eye(agents.max_arms)[agents.recommend(sample=True)]
     rng = np.random.Generator(np.random.PCG64([seed, agents.rounds, 2]))
-    return manas_space.derive_genotype(probabilities, layers, share_cells, rng)
+    return manas_space.derive_genotype(probabilities, layers, share_cells, rng, ops)
 
 
 __all__ = ["RoundFunctions", "build_supernet", "path_string", "recommend", "run_supernet_search"]

@@ -46,11 +46,23 @@ def cell_groups(layers: int, share_cells: bool) -> list[str]:
     return list(SHARED_CELL_TYPES) if share_cells else [f"cell{i}" for i in range(layers)]
 
 
-def manas_space(layers: int, share_cells: bool = False) -> CategoricalSpace:
-    """One choice (agent) per edge of every cell (or of each shared cell type), named ``<cell>/<edge>``."""
+def check_ops(ops: Sequence[str]) -> tuple[str, ...]:
+    """A candidate-op vocabulary: distinct DARTS ops, at least one of them not ``none``."""
+    ops = tuple(ops)
+    unknown = [op for op in ops if op not in OPS]
+    if unknown or len(set(ops)) != len(ops) or not [op for op in ops if op != "none"]:
+        raise GenotypeError(f"candidate ops must be distinct DARTS ops with at least one that is not 'none' "
+                            f"(from {list(OPS)}); got {list(ops)}")
+    return ops
+
+
+def manas_space(layers: int, share_cells: bool = False, ops: Sequence[str] = OPS) -> CategoricalSpace:
+    """One choice (agent) per edge of every cell (or of each shared cell type), named ``<cell>/<edge>``,
+    over ``ops`` (all 8 DARTS ops by default; a subset for ablations and small tests)."""
     if layers < 3:
         raise GenotypeError(f"a DARTS network needs at least 3 cells (two are reductions), got layers={layers}")
-    return CategoricalSpace([Choice(f"{group}/{edge_name(e)}", OPS)
+    ops = check_ops(ops)
+    return CategoricalSpace([Choice(f"{group}/{edge_name(e)}", ops)
                              for group in cell_groups(layers, share_cells) for e in range(darts.NUM_EDGES)])
 
 
@@ -134,18 +146,19 @@ register_genotype(SPACE, ManasGenotype.from_json)
 
 
 def derive_genotype(scores: np.ndarray, layers: int, share_cells: bool = False,
-                    rng: np.random.Generator | None = None) -> ManasGenotype | darts.DartsGenotype:
-    """The searched architecture from per-agent op scores ([agents, 8]: sampling probabilities, or a
-    one-hot draw), cell by cell with DARTS' derivation; equal scores are broken at random from ``rng``
-    (a seeded generator: uniform agents give a random cell, not always the first ops). Shared cells
-    give a DARTS genotype (normal, reduce), per-cell agents a MANAS genotype of ``layers`` cells."""
+                    rng: np.random.Generator | None = None, ops: Sequence[str] = OPS) -> ManasGenotype | darts.DartsGenotype:
+    """The searched architecture from per-agent op scores ([agents, len(ops)]: sampling probabilities,
+    or a one-hot draw), cell by cell with DARTS' derivation; equal scores are broken at random from
+    ``rng`` (a seeded generator: uniform agents give a random cell, not always the first ops). Shared
+    cells give a DARTS genotype (normal, reduce), per-cell agents a MANAS genotype of ``layers`` cells."""
     groups = cell_groups(layers, share_cells)
+    ops = check_ops(ops)
     scores = np.asarray(scores, np.float64)
-    if scores.shape != (len(groups) * darts.NUM_EDGES, len(OPS)):
-        raise ValueError(f"expected scores of shape {(len(groups) * darts.NUM_EDGES, len(OPS))}, got {scores.shape}")
+    if scores.shape != (len(groups) * darts.NUM_EDGES, len(ops)):
+        raise ValueError(f"expected scores of shape {(len(groups) * darts.NUM_EDGES, len(ops))}, got {scores.shape}")
     rng = rng if rng is not None else np.random.Generator(np.random.PCG64(0))
     ties = rng.random(scores.shape)
-    cells = [darts.derive_cell(scores[g * darts.NUM_EDGES:(g + 1) * darts.NUM_EDGES], OPS,
+    cells = [darts.derive_cell(scores[g * darts.NUM_EDGES:(g + 1) * darts.NUM_EDGES], ops,
                                ties[g * darts.NUM_EDGES:(g + 1) * darts.NUM_EDGES]) for g in range(len(groups))]
     if share_cells:
         return darts.DartsGenotype(normal=cells[0], reduce=cells[1])
@@ -159,27 +172,32 @@ def cell_pairs(genotype: ManasGenotype | darts.DartsGenotype, cell: int, layers:
     return genotype.cell(cell in reduction_cells(layers))
 
 
-def path_of(genotype: ManasGenotype | darts.DartsGenotype, layers: int, share_cells: bool) -> np.ndarray:
-    """The supernet path (one op index per agent) that computes ``genotype``: each pair's op on its edge,
-    ``none`` on every other edge."""
+def path_of(genotype: ManasGenotype | darts.DartsGenotype, layers: int, share_cells: bool,
+            ops: Sequence[str] = OPS) -> np.ndarray:
+    """The supernet path (one index into ``ops`` per agent) that computes ``genotype``: each pair's op on
+    its edge, ``none`` on every other edge."""
+    ops = check_ops(ops)
     if isinstance(genotype, ManasGenotype) == share_cells:
         kind = "shared-cell (DARTS)" if share_cells else "per-cell (MANAS)"
         raise GenotypeError(f"a {kind} supernet needs a {'darts' if share_cells else 'manas'} genotype, "
                             f"got a {genotype.SPACE} one")
     if isinstance(genotype, ManasGenotype) and genotype.layers != layers:
         raise GenotypeError(f"the genotype has {genotype.layers} cells, the supernet {layers}")
+    missing = sorted({"none", *(op for cell in range(layers) for op, _ in cell_pairs(genotype, cell, layers))} - set(ops))
+    if missing:
+        raise GenotypeError(f"the genotype's path needs ops {missing}, which these candidates {list(ops)} lack")
     groups = cell_groups(layers, share_cells)
-    path = np.full(len(groups) * darts.NUM_EDGES, OPS.index("none"), np.int32)
+    path = np.full(len(groups) * darts.NUM_EDGES, ops.index("none"), np.int32)
     for cell in (range(layers) if not share_cells else (0, reduction_cells(layers)[0])):
         offset = agent_offset(cell, layers, share_cells)
         pairs = cell_pairs(genotype, cell, layers)
         for k, (op, src) in enumerate(pairs):
             edge = darts.edge_index(k // 2, src)
-            if path[offset + edge] != OPS.index("none"):
+            if path[offset + edge] != ops.index("none"):
                 raise GenotypeError(f"cell {cell}: node {k // 2} reads input {src} twice; a path has one op per edge")
-            path[offset + edge] = OPS.index(op)
+            path[offset + edge] = ops.index(op)
     return path
 
 
-__all__ = ["ManasGenotype", "OPS", "SPACE", "VERSION", "agent_offset", "cell_groups", "cell_pairs",
+__all__ = ["ManasGenotype", "OPS", "SPACE", "VERSION", "agent_offset", "cell_groups", "cell_pairs", "check_ops",
            "derive_genotype", "edge_name", "manas_space", "path_of", "reduction_cells"]

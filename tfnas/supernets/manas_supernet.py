@@ -32,6 +32,7 @@ class ManasSupernet(DartsLayoutMixin, PathSamplingSupernet):
     Args:
       num_classes, init_channels, layers, stem_multiplier: DARTS' search network (16 channels, 8 cells).
       share_cells: agents per shared cell type (normal, reduce) instead of per cell.
+      ops: every edge's candidates (all 8 DARTS ops; a subset for ablations and small tests).
       checkpoint: keep only each cell's two input states for the backward pass and recompute the
         cell's path (preprocessing included) there, itself edge by edge: the peak is one cell's states
         plus one op's activations instead of the whole path's (each op then runs forward three
@@ -41,11 +42,11 @@ class ManasSupernet(DartsLayoutMixin, PathSamplingSupernet):
     """
 
     def __init__(self, num_classes: int, init_channels: int = 16, layers: int = 8, stem_multiplier: int = 3,
-                 share_cells: bool = False, checkpoint: bool = True, grad_clip: float | None = 5.0, seed: int = 0,
-                 input_shape: Sequence[int] | None = None, **kwargs):
-        space = manas.manas_space(layers, share_cells)
+                 share_cells: bool = False, ops: Sequence[str] = manas.OPS, checkpoint: bool = True,
+                 grad_clip: float | None = 5.0, seed: int = 0, input_shape: Sequence[int] | None = None, **kwargs):
+        space = manas.manas_space(layers, share_cells, ops)
         super().__init__([len(c.options) for c in space.choices], seed=seed, **kwargs)
-        self.space, self.ops = space, manas.OPS
+        self.space, self.ops = space, tuple(ops)
         self.num_classes, self.init_channels, self.num_layers = num_classes, init_channels, layers
         self.share_cells, self.grad_clip, self.checkpoint = share_cells, grad_clip, checkpoint
         self._build_darts_layout(num_classes, init_channels, layers, stem_multiplier, search_preprocess,
@@ -113,7 +114,7 @@ class ManasSupernet(DartsLayoutMixin, PathSamplingSupernet):
 
     # --- genotypes ---------------------------------------------------------------------------------------------
     def path_of(self, genotype) -> np.ndarray:
-        return manas.path_of(genotype, self.num_layers, self.share_cells)
+        return manas.path_of(genotype, self.num_layers, self.share_cells, self.ops)
 
     def export_child(self, genotype, input_shape: Sequence[int]) -> keras.Model:
         """The child network of ``genotype`` built with search-mode ops (affine-free BN, BN after
