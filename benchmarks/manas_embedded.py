@@ -18,24 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 AGENTS = ("exp3", "least_squares", "uniform")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def run_one(args, agent: str, seed: int) -> dict:
@@ -115,6 +103,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import tfnas  # noqa: F401
+    from tfnas.hardware.litert import device_identity
 
     load = [os.getloadavg()]
     rows = []
@@ -123,7 +112,8 @@ def main() -> None:
             rows.append(run_one(args, agent, seed))
             load.append(os.getloadavg())
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "genotype"}), flush=True)
-    result = {"runs": rows, "by_agent": aggregate(rows), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
+    result = {"runs": rows, "by_agent": aggregate(rows), "cpu": device_identity()["cpu_model"],
+              "cpu_count": os.cpu_count(),
               "load_average_1min": [round(l[0], 2) for l in load], "config": vars(args)}
     print(json.dumps(result))
 

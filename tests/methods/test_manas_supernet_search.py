@@ -21,6 +21,7 @@ TINY = dict(dataset="mnist_embedded", image_size=8, layers=3, init_channels=2, b
             steps_per_epoch=2, checkpoint_every=2, ops=OPS, checkpoint_cells=False)  # 4 rounds, 42 agents over 4 ops
 # (recomputing cells in backward is checked against keeping activations in tests/supernets/test_manas_supernet.py)
 
+
 def config(out, tfds_dir, **kw) -> ManasConfig:
     return ManasConfig(output_dir=str(out), data_dir=tfds_dir, **{**TINY, **kw})
 
