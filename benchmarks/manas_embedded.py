@@ -107,8 +107,8 @@ def main() -> None:
 
     load = [os.getloadavg()]
     rows = []
-    for agent in args.agents.split(","):
-        for seed in range(args.seeds):
+    for seed in range(args.seeds):  # seed-major: a study cut short still compares every agent
+        for agent in args.agents.split(","):
             rows.append(run_one(args, agent, seed))
             load.append(os.getloadavg())
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "genotype"}), flush=True)
