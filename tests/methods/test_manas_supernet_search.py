@@ -18,7 +18,8 @@ from tfnas.spaces.networks import DepthFixedByGenotype
 
 OPS = ("none", "skip_connect", "max_pool_3x3", "sep_conv_3x3")  # zero, identity / reduce, pool + BN, conv
 TINY = dict(dataset="mnist_embedded", image_size=8, layers=3, init_channels=2, batch_size=16, epochs=2,
-            steps_per_epoch=2, checkpoint_every=2, ops=OPS, checkpoint_cells=False)  # 4 rounds, 42 agents over 4 ops
+            steps_per_epoch=2, checkpoint_every=2, ops=OPS, checkpoint_cells=False,
+            heatmap_every=100)  # 4 rounds, 42 agents over 4 ops; heatmaps (~1 s each) at the first and last round
 # (recomputing cells in backward is checked against keeping activations in tests/supernets/test_manas_supernet.py)
 
 
@@ -85,7 +86,7 @@ def test_least_squares_run_shows_every_cell_in_tensorboard_and_fixes_the_trainin
 
     out = tmp_path / "ls"
     summary = run_manas_search(config(out, tfds_dir, agent="least_squares", epochs=1, steps_per_epoch=3,
-                                      heatmap_every=2))
+                                      heatmap_every=2, checkpoint_every=100))
     board = tags(str(out / "tensorboard" / "manas"))
     assert board["manas/val_loss"] == [1, 2, 3] and board["manas/loss"] == [1, 2, 3]
     for cell in ("cell0", "cell1", "cell2"):
