@@ -93,8 +93,19 @@ def _vit(out, tfds_dir):
     return dict(optimizer="adam", learning_rate=1e-3, weight_decay=0.0)  # the genotype fixes its 28x28 input
 
 
+
+def _manas(out, tfds_dir):
+    from tfnas.methods.manas import ManasConfig, run_manas_search
+
+    run_manas_search(ManasConfig(output_dir=out, agent="uniform", layers=3, init_channels=2, image_size=8,
+                                 data_dir=tfds_dir, checkpoint_cells=False,
+                                 ops=("none", "skip_connect", "max_pool_3x3", "sep_conv_3x3"),
+                                 **{**TINY, "steps_per_epoch": 1}))
+    return dict(init_channels=4, image_size=16, auxiliary=False)  # the per-cell genotype fixes the depth (3)
+
+
 SEARCHES = {"nasbench201": _nasbench201, "darts": _darts, "bats": _bats, "pnas": _pnas, "hurricane": _hurricane,
-            "vit": _vit}
+            "vit": _vit, "manas": _manas}
 EXPORT_FORMAT = {"bats": "lce"}
 
 
@@ -117,5 +128,5 @@ def test_unknown_space_lists_every_space_with_a_network():
 
     with pytest.raises(NoNetworkForGenotype) as e:
         network_builder("no_such_space")
-    for space in ("bats", "darts", "hurricane", "nasbench201", "pnas", "vit"):
+    for space in ("bats", "darts", "hurricane", "manas", "nasbench201", "pnas", "vit"):
         assert repr(space) in str(e.value)

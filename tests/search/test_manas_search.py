@@ -170,7 +170,11 @@ def test_bad_input_is_one_error_line_before_any_work(tmp_path):
         "eta": (["--benchmark=nasbench201", "--eta=0"], "--eta must be a positive finite learning rate, got 0"),
         "gamma": (["--benchmark=nasbench201", "--gamma=1"], "--gamma must lie in [0, 1)"),
         "file": (["--benchmark=nasbench201", f"--benchmark_file={tmp_path}/none.csv"], "--benchmark_file=<path"),
-        "supernet": ([], "supernet mode (searching DARTS cells on --dataset) is not available in this build yet"),
+        "manas_on_nb201": (["--benchmark=nasbench201", "--share_cells"],
+                           "--share_cells configure the supernet search of DARTS cells (MANAS genotypes); the "
+                           "--benchmark=nasbench201 table has one 6-edge cell"),
+        "depth": (["--layers=2"], "--layers must be at least 3"),
+        "ops": (["--candidate_ops=none,conv_7x7"], "--candidate_ops: candidate ops must be distinct DARTS ops"),
     }
     procs = {name: _binary(*args, f"--output_dir={tmp_path}/{name}") for name, (args, _) in cases.items()}
     for name, proc in procs.items():
@@ -180,6 +184,22 @@ def test_bad_input_is_one_error_line_before_any_work(tmp_path):
         assert len(errors) == 1 and cases[name][1] in errors[0], f"{name}: {err[-2000:]}"
         assert "Traceback" not in err
         assert not os.path.exists(os.path.join(tmp_path, name)), f"{name} wrote its output dir"
+
+
+def test_training_a_manas_genotype_at_another_depth_is_one_error_line(tmp_path):
+    from tfnas.spaces.manas import ManasGenotype
+
+    cell = (("sep_conv_3x3", 0), ("skip_connect", 1)) * 4
+    path = tmp_path / "genotype.json"
+    path.write_text(json.dumps(ManasGenotype(tuple(cell for _ in range(8))).to_json()))
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "binaries.train", f"--genotype={path}", "--layers=20",
+                           f"--output_dir={tmp_path}/train"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-2000:]
+    assert "fixes the depth at 8 cells" in errors[0] and "--layers=8" in errors[0]
+    assert not os.path.exists(tmp_path / "train")
 
 
 def test_the_agents_and_their_tensorboard_views_need_no_tensorflow(tmp_path):

@@ -102,15 +102,21 @@ class DartsGenotype:
 register_genotype(SPACE, DartsGenotype.from_json)
 
 
-def derive_cell(weights: np.ndarray, ops: Sequence[str] = OPS) -> tuple[Pair, ...]:
-    """DARTS' rule for one cell from its [14, num_ops] op weights (softmax or sigmoid values).
+def derive_cell(weights: np.ndarray, ops: Sequence[str] = OPS, tie_break: np.ndarray | None = None) -> tuple[Pair, ...]:
+    """DARTS' rule for one cell from its [14, num_ops] op weights (softmax or sigmoid values, or
+    any per-edge op scores such as MANAS agents' sampling probabilities).
 
     Per node: rank incoming edges by their strongest non-``none`` weight, keep the top two and
-    take that strongest op on each.
+    take that strongest op on each. Equal weights go to the larger ``tie_break`` value of the
+    same shape (MANAS passes seeded random numbers, so uniform agents give a random cell), and
+    without it to the lower op index and the lower input index.
     """
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (NUM_EDGES, len(ops)):
         raise ValueError(f"expected op weights of shape {(NUM_EDGES, len(ops))}, got {weights.shape}")
+    keys = np.zeros_like(weights) if tie_break is None else np.asarray(tie_break, dtype=np.float64)
+    if keys.shape != weights.shape:
+        raise ValueError(f"tie_break must have the weights' shape {weights.shape}, got {keys.shape}")
     none = list(ops).index("none") if "none" in ops else None
     masked = weights.copy()
     if none is not None:
@@ -119,12 +125,11 @@ def derive_cell(weights: np.ndarray, ops: Sequence[str] = OPS) -> tuple[Pair, ..
     start = 0
     for node in range(NUM_NODES):
         n_in = node + NUM_INPUTS
-        block = masked[start:start + n_in]
-        strength = block.max(axis=1)
-        # Stable order: strongest first, ties broken by the lower input index.
-        top = sorted(range(n_in), key=lambda j: (-strength[j], j))[:2]
-        for j in sorted(top, key=lambda j: (-strength[j], j)):
-            pairs.append((ops[int(np.argmax(block[j]))], j))
+        block, key = masked[start:start + n_in], keys[start:start + n_in]
+        best = [max(range(len(ops)), key=lambda k: (block[j, k], key[j, k], -k)) for j in range(n_in)]
+        # Strongest first; ties by tie_break, then by the lower input index.
+        rank = sorted(range(n_in), key=lambda j: (-block[j, best[j]], -key[j, best[j]], j))
+        pairs.extend((ops[best[j]], j) for j in rank[:2])
         start += n_in
     return tuple(pairs)
 

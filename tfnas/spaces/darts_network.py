@@ -8,6 +8,8 @@ whole op outputs except identities; the auxiliary head sits after the cell at 2*
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import tensorflow as tf
 
 from tfnas.errors import ConfigError
@@ -43,18 +45,18 @@ class DartsCell(keras.layers.Layer):
     """One discrete cell of a DARTS genotype."""
 
     def __init__(self, genotype: DartsGenotype, channels: int, reduction: bool, reduction_prev: bool,
-                 drop_path: DropPath | None = None, **kwargs):
+                 drop_path: DropPath | None = None, affine: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.genotype, self.channels = genotype, channels
         self.reduction, self.reduction_prev = reduction, reduction_prev
-        self.pre0 = FactorizedReduce(channels) if reduction_prev else ReLUConvBN(channels, 1, 1)
-        self.pre1 = ReLUConvBN(channels, 1, 1)
+        self.pre0 = FactorizedReduce(channels, affine) if reduction_prev else ReLUConvBN(channels, 1, 1, affine=affine)
+        self.pre1 = ReLUConvBN(channels, 1, 1, affine=affine)
         self.pairs = genotype.cell(reduction)
         self.concat = genotype.concat(reduction)
         self.edge_ops = []
         for k, (op, index) in enumerate(self.pairs):
             stride = 2 if reduction and index < NUM_INPUTS else 1
-            layer = DARTS_OPS[op](channels, stride, True)
+            layer = DARTS_OPS[op](channels, stride, affine)
             layer._name = f"node{k // 2}_{op}_from{index}"
             self.edge_ops.append(layer)
         self.drop_path = drop_path
@@ -94,15 +96,25 @@ def auxiliary_head(x: tf.Tensor, num_classes: int, name: str = "aux") -> tf.Tens
     return keras.layers.Dense(num_classes, name=f"{name}_classifier")(h)
 
 
-def build_darts_network(genotype: DartsGenotype, num_classes: int, input_shape: tuple[int, int, int],
-                        init_channels: int = 36, layers: int = 20, auxiliary: bool = False,
-                        stem: str = "cifar", drop_path_rate: tf.Variable | None = None,
-                        generator: tf.random.Generator | None = None, name: str = "darts") -> keras.Model:
-    """Functional model; outputs logits, or [logits, aux_logits] when ``auxiliary``."""
+def build_darts_network(genotype: DartsGenotype | Sequence[DartsGenotype], num_classes: int,
+                        input_shape: tuple[int, int, int], init_channels: int = 36, layers: int = 20,
+                        auxiliary: bool = False, stem: str = "cifar", drop_path_rate: tf.Variable | None = None,
+                        generator: tf.random.Generator | None = None, name: str = "darts",
+                        affine: bool = True) -> keras.Model:
+    """Functional model; outputs logits, or [logits, aux_logits] when ``auxiliary``.
+
+    ``genotype`` is one DARTS genotype for every cell, or one per cell (MANAS: ``layers`` of them,
+    cell i built from the normal or reduce cell of the i-th). ``affine=False`` builds the cells with
+    DARTS' search-time ops (affine-free BN, BN after pooling): the network a fixed path of a search
+    supernet computes, which its weights can be copied into.
+    """
     if stem not in ("cifar", "imagenet"):
         raise ValueError(f"stem must be 'cifar' or 'imagenet', got {stem!r}")
     if layers < 3:
         raise ConfigError(f"a DARTS network needs at least 3 cells (two are reductions), got --layers={layers}")
+    per_cell = list(genotype) if isinstance(genotype, (list, tuple)) else [genotype] * layers
+    if len(per_cell) != layers:
+        raise ConfigError(f"{len(per_cell)} cell genotypes for a {layers}-cell network")
     drop = None
     if drop_path_rate is not None:
         drop = DropPath(drop_path_rate, generator or tf.random.Generator.from_seed(0), name="drop_path")
@@ -126,7 +138,7 @@ def build_darts_network(genotype: DartsGenotype, num_classes: int, input_shape: 
         reduction = i in (layers // 3, 2 * layers // 3)
         if reduction:
             c *= 2
-        cell = DartsCell(genotype, c, reduction, reduction_prev, drop, name=f"cell{i}")
+        cell = DartsCell(per_cell[i], c, reduction, reduction_prev, drop, affine, name=f"cell{i}")
         s0, s1 = s1, cell([s0, s1])
         reduction_prev = reduction
         if auxiliary and i == 2 * layers // 3:

@@ -12,7 +12,9 @@ A builder is called as ``build(genotype, num_classes, input_shape, *, layers, in
 auxiliary head and ``auxiliary=True``). What a builder can take is declared with it:
 ``auxiliary`` (an auxiliary head), ``drop_path`` (``drop_path_rate`` and ``generator``),
 ``sizes`` (whether ``layers`` / ``init_channels`` mean anything: a layer-wise genotype fixes both),
-and ``input_size(genotype)`` when the genotype fixes the input resolution it was searched for.
+``input_size(genotype)`` when the genotype fixes the input resolution it was searched for, and
+``depth(genotype)`` when it fixes the number of cells (a MANAS genotype has one cell entry per
+cell): ``check_depth`` then refuses any other ``layers`` with one clear error.
 """
 from __future__ import annotations
 
@@ -39,6 +41,20 @@ class NetworkBuilder:
     drop_path: bool = False
     sizes: bool = True
     input_size: Callable[[Any], int | None] | None = None
+    depth: Callable[[Any], int | None] | None = None
+
+    def check_depth(self, genotype: Any, layers: int | None) -> int | None:
+        """The depth to build ``genotype`` at: its own when it fixes one (another ``layers`` is refused
+        with a ``DepthFixedByGenotype`` error naming both), else ``layers``."""
+        fixed = self.depth(genotype) if self.depth is not None else None
+        if fixed is None:
+            return layers
+        if layers is not None and layers != fixed:
+            raise DepthFixedByGenotype(
+                f"this {self.space} genotype has one cell entry per cell and fixes the depth at {fixed} cells (it "
+                f"was searched at that depth), so it cannot be built with --layers={layers}; drop --layers or pass "
+                f"--layers={fixed}")
+        return fixed
 
 
 _BUILDERS: dict[tuple[str, bool], NetworkBuilder] = {}
@@ -48,16 +64,21 @@ class NoNetworkForGenotype(UserInputError):
     """The genotype's space has no (float or binary) network of the kind asked for."""
 
 
+class DepthFixedByGenotype(UserInputError):
+    """A number of cells other than the one the genotype fixes."""
+
+
 def register_network(space: str, build: Callable[..., Any], *, binary: bool = False,
                      eval_defaults: dict[str, Any] | None = None, auxiliary: bool = False, drop_path: bool = False,
-                     sizes: bool = True, input_size: Callable[[Any], int | None] | None = None) -> None:
+                     sizes: bool = True, input_size: Callable[[Any], int | None] | None = None,
+                     depth: Callable[[Any], int | None] | None = None) -> None:
     """Register ``build`` as the (float or binary) child network of genotypes of ``space``.
 
     ``eval_defaults`` are the evaluation recipe's sizes ({"layers", "init_channels"}) used when the
     caller gives none.
     """
     _BUILDERS[(space, binary)] = NetworkBuilder(space, build, binary, dict(eval_defaults or {}), auxiliary,
-                                                drop_path, sizes, input_size)
+                                                drop_path, sizes, input_size, depth)
 
 
 def _network_modules(binary: bool) -> list[str]:

@@ -106,6 +106,14 @@ Preprocess = Callable[[int, int, tuple, tuple, bool], tuple]
 """preprocess(i, c_curr, shape0, shape1, reduction_prev) -> (pre0, pre1): cell i's input layers."""
 
 
+def search_preprocess(i: int, c_curr: int, shape0: tuple, shape1: tuple, reduction_prev: bool) -> tuple:
+    """DARTS' search-network cell inputs (a ``Preprocess``): affine-free ReLU-conv1x1-BN, or
+    FactorizedReduce for the input that skips a reduction."""
+    pre0 = FactorizedReduce(c_curr, affine=False, name=f"cell{i}_pre0") if reduction_prev else \
+        ReLUConvBN(c_curr, 1, 1, affine=False, name=f"cell{i}_pre0")
+    return pre0, ReLUConvBN(c_curr, 1, 1, affine=False, name=f"cell{i}_pre1")
+
+
 class DartsLayoutMixin:
     """DARTS' search-network layout, shared by every supernet over DARTS cells (DARTS, BATS, MANAS).
 
@@ -147,14 +155,21 @@ class DartsLayoutMixin:
         """Cell ``index``'s share of ``architecture``: the op weights of its type (normal or reduce)."""
         return architecture["reduce"] if index in self.reductions else architecture["normal"]
 
-    def _darts_layout_forward(self, s0, s1, training=None):
-        """The cells and the classifier, from the two stem outputs."""
-        architecture = self.layout_architecture()
-        for i, cell in enumerate(self.cells):
-            pre0, pre1 = self.preprocess[i]
-            inputs = [pre0(s0, training=training), pre1(s1, training=training)]
-            s0, s1 = s1, cell(inputs, self.cell_architecture(architecture, i), training=training)
+    def _darts_layout_forward(self, s0, s1, training=None, architecture: Any = None):
+        """The cells and the classifier, from the two stem outputs (``architecture``: what
+        ``layout_architecture()`` gives unless the caller passes it, e.g. a sampled path)."""
+        if architecture is None:
+            architecture = self.layout_architecture()
+        for i in range(len(self.cells)):
+            s0, s1 = s1, self.cell_forward(i, s0, s1, self.cell_architecture(architecture, i), training)
         return self.classifier(self.global_pool(s1))
+
+    def cell_forward(self, index: int, s0, s1, architecture, training=None):
+        """Cell ``index`` on the two previous states: its inputs' preprocessing, then the cell (a
+        subclass may wrap both, e.g. to recompute them in the backward pass)."""
+        pre0, pre1 = self.preprocess[index]
+        inputs = [pre0(s0, training=training), pre1(s1, training=training)]
+        return self.cells[index](inputs, architecture, training=training)
 
 
 class DartsSupernet(DartsLayoutMixin, DifferentiableSupernet):
@@ -174,12 +189,7 @@ class DartsSupernet(DartsLayoutMixin, DifferentiableSupernet):
             raise ConfigError(f"a DARTS network needs at least 3 cells (two are reductions), got --layers={layers}")
         self.num_classes, self.init_channels, self.num_layers = num_classes, init_channels, layers
 
-        def preprocess(i, c_curr, shape0, shape1, reduction_prev):
-            pre0 = FactorizedReduce(c_curr, affine=False, name=f"cell{i}_pre0") if reduction_prev else \
-                ReLUConvBN(c_curr, 1, 1, affine=False, name=f"cell{i}_pre0")
-            return pre0, ReLUConvBN(c_curr, 1, 1, affine=False, name=f"cell{i}_pre1")
-
-        self._build_darts_layout(num_classes, init_channels, layers, stem_multiplier, preprocess,
+        self._build_darts_layout(num_classes, init_channels, layers, stem_multiplier, search_preprocess,
                                  checkpoint=checkpoint)
 
     def call(self, x, training=None):

@@ -15,6 +15,8 @@ edge; ViTAS: one sub-transformer) share one mechanism, and it lives here, knowin
   (``evaluate_path``);
 * ``PathSGD`` updates an option's variables only when it is on the path: untaken options get no
   momentum and no weight decay (a plain momentum optimizer keeps moving them with stale momentum);
+* ``recompute_in_backward`` keeps only a block's inputs for the backward pass and recomputes
+  its activations there (gradient checkpointing of one path, eager or traced);
 * ``transfer_weights`` copies a fixed path's weights into the child network built from the
   matching genotype, so the child computes what the path computed.
 
@@ -28,10 +30,11 @@ non-synchronised BN): tf.distribute cannot all-reduce inside ``tf.switch_case``'
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import record  # stop_recording, as tf.recompute_grad uses it
 
 from tfnas.supernets import replicas
 
@@ -113,7 +116,8 @@ class PathSamplingSupernet(keras.Model):
       ``option_variables()``: (variable, (choice, option)) for every variable owned by one option
         (what ``PathSGD`` masks); variables not listed are shared and always trained;
       ``path_batchnorms(path)``: the BN layers a fixed path runs (what ``recalibrate_bn`` resets).
-    They may override ``trainable_path_variables`` (default: every trainable variable) and
+    They may override ``trainable_path_variables`` (default: every trainable variable), set
+    ``grad_clip`` (a global-norm clip of each step's gradients; default none) and
     ``next_path(step)`` (default: ``sample_path``, uniform or from ``set_probabilities``). A method
     that chooses paths itself (MANAS' agents) assigns them with ``use_path`` before each step.
     """
@@ -130,6 +134,7 @@ class PathSamplingSupernet(keras.Model):
         self.path = tf.Variable(tf.zeros([len(self.num_choices)], tf.int32), trainable=False, name="path",
                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self.external_path = False
+        self.grad_clip: float | None = None  # global-norm clip of a step's gradients (None: off)
         self._probabilities: tf.Variable | None = None
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.acc_tracker = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
@@ -176,6 +181,24 @@ class PathSamplingSupernet(keras.Model):
         self.external_path = True
         self.path.assign(np.asarray(path, np.int32))
 
+    def variables_on_path(self, path: Sequence[int], variables: Sequence[tf.Variable]) -> list[tf.Variable]:
+        """``variables`` that ``path`` uses: shared ones and those of the options it takes.
+
+        Run eagerly, a step differentiates and updates only these; with ``PathSGD`` that is exactly
+        the traced step (which masks the others' zero updates), without tracing one switch branch
+        and its gradient per option: a traced DARTS-size supernet (896 options) takes many minutes
+        to trace, an eager step runs at once and costs a few Python dispatches per layer.
+        """
+        if "_owner_of" not in self.__dict__:
+            self.__dict__["_owner_of"] = {v.ref(): owner for v, owner in self.option_variables()}
+        owner_of = self.__dict__["_owner_of"]
+        on = []
+        for v in variables:
+            owner = owner_of.get(v.ref())
+            if owner is None or int(path[owner[0]]) == owner[1]:
+                on.append(v)
+        return on
+
     # --- forward and training -----------------------------------------------------------------------------
     def call(self, x, training=None, path=None):
         path = self.path if path is None else tf.convert_to_tensor(path, tf.int32)
@@ -187,11 +210,15 @@ class PathSamplingSupernet(keras.Model):
         self.path.assign(path)
         variables = self.trainable_path_variables()
         share = replicas.batch_share(images)
+        if tf.executing_eagerly() and isinstance(self.optimizer, PathSGD):
+            variables = self.variables_on_path(path.numpy(), variables)  # the others would not move anyway
         with tf.GradientTape() as tape:
             logits, loss = self.training_loss(images, labels, path)
             weighted = loss if isinstance(share, float) else loss * share
         grads = replicas.sum_over_replicas(tape.gradient(weighted, variables))
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
+        if self.grad_clip:  # untaken options' gradients are zero: the norm is the path's
+            grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
         if hasattr(self.optimizer, "apply_path_update"):  # PathSGD, or another path-masking optimizer
             self.optimizer.apply_path_update(list(zip(grads, variables)))
         else:
@@ -321,6 +348,58 @@ def _with_momentum_zero(fn, bns, saved):
             for bn, momentum in zip(bns, saved):
                 bn.momentum = momentum
     return run
+
+
+@contextlib.contextmanager
+def statistics_kept(layers: Sequence[keras.layers.Layer]) -> Iterator[None]:
+    """BN layers inside ``layers`` leave their moving statistics as they are (momentum 1) for what
+    runs (eagerly) or is traced in this context: a recomputation must not count a batch twice."""
+    bns = [bn for layer in layers for bn in ([layer] if isinstance(layer, keras.layers.BatchNormalization)
+                                             else batchnorms(layer))]
+    saved = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.momentum = 1.0
+    try:
+        yield
+    finally:
+        for bn, momentum in zip(bns, saved):
+            bn.momentum = momentum
+
+
+def recompute_in_backward(fn: Callable[..., tf.Tensor], inputs: Sequence[tf.Tensor],
+                          layers: Sequence[keras.layers.Layer]) -> tf.Tensor:
+    """``fn(*inputs)``, keeping only ``inputs`` for the backward pass: the activations are recomputed
+    once the incoming gradient exists (gradient checkpointing), with the BN statistics of ``layers``
+    (the layers ``fn`` runs) updated by the forward pass only. Peak memory becomes that of one block
+    instead of all of them, for one more forward pass of it.
+
+    Run eagerly, the forward pass is hidden from the outer tape (as ``tf.recompute_grad`` does), or
+    the tape would keep every activation alive. Variables ``fn`` reads but does not use on this step
+    (untaken switch branches) get zero gradients.
+    """
+
+    @tf.custom_gradient
+    def forward(*flat):
+        with record.stop_recording() if tf.executing_eagerly() else contextlib.nullcontext():
+            out = fn(*flat)
+
+        def grad(dy, variables=None):
+            variables = list(variables or [])
+            # Recompute only once the incoming gradient exists; otherwise a graph runtime is free to
+            # recompute every block right after the forward pass, and nothing is saved.
+            with tf.control_dependencies([dy]):
+                again_inputs = [tf.identity(t) for t in flat]
+            with tf.GradientTape() as tape:
+                tape.watch(again_inputs)
+                with statistics_kept(layers):
+                    again = fn(*again_inputs)
+            grads = tape.gradient(again, again_inputs + variables, output_gradients=dy,
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+            return grads[:len(flat)], grads[len(flat):]
+
+        return out, grad
+
+    return forward(*inputs)
 
 
 def transfer_weights(pairs: Iterable[tuple[keras.layers.Layer, keras.layers.Layer]]) -> int:

@@ -5,9 +5,14 @@ tf.random.Generators as attributes) is saved with ``tf.train.Checkpoint`` at the
 epoch together with the epoch number; ``restore_latest`` returns the epoch to resume from. The
 data pipeline is a stateless function of (seed, epoch) (tfnas.data.train_stream), so a resumed
 run sees the same batches as an uninterrupted one.
+
+State kept in Python (a searcher's or bandit agents' JSON state) rides in the same checkpoint as
+a ``JsonState`` object, so the weights and that state are written, kept and restored as one
+unit: a run killed at any moment resumes from a consistent pair.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -26,8 +31,24 @@ keras = tf.keras
 _log = logging.getLogger("tfnas")
 
 
+class JsonState(tf.train.experimental.PythonState):
+    """JSON-serialisable Python state saved inside a tf.train checkpoint (``get_state()`` when
+    saving, ``set_state(state)`` when restoring)."""
+
+    def __init__(self, get_state: Callable[[], Any], set_state: Callable[[Any], None]):
+        self._get_state, self._set_state = get_state, set_state
+
+    def serialize(self) -> str:
+        return json.dumps(self._get_state(), separators=(",", ":"))
+
+    def deserialize(self, string_value) -> None:
+        self._set_state(json.loads(string_value))
+
+
 class ResumableState:
-    """Checkpoint + manager for a model; the epoch counter and accumulated wall time ride along.
+    """Checkpoint + manager for a model; the epoch counter and accumulated wall time ride along
+    (a run that checkpoints every k rounds or steps counts those in ``epoch`` instead), as do the
+    ``extra`` trackables (e.g. a ``JsonState``).
 
     The last two checkpoints are kept. ``restore_latest`` restores the newest one that is intact:
     a checkpoint whose data is cut short, or an index file that is garbled, is skipped with a

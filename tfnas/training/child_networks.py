@@ -34,5 +34,6 @@ def build_child(genotype: Any, num_classes: int, input_shape: tuple[int, int, in
         options.pop("drop_path_rate", None)
         options.pop("generator", None)
     defaults = builder.eval_defaults
+    layers = builder.check_depth(genotype, layers)
     return builder.build(genotype, num_classes, tuple(input_shape), layers=layers or defaults.get("layers"),
                          init_channels=init_channels or defaults.get("init_channels"), **options)

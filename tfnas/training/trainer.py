@@ -133,6 +133,7 @@ def train_genotype(config: TrainConfig) -> dict[str, Any]:
     builder = network_builder(genotype.SPACE, config.binary)
     if not builder.sizes and (config.layers or config.init_channels):
         raise ConfigError(f"a {genotype.SPACE} genotype fixes every layer and width; drop --layers/--init_channels")
+    builder.check_depth(genotype, config.layers)  # before any data is loaded
     image_size = config.image_size or (builder.input_size(genotype) if builder.input_size else None)
     run_dir = RunDirectory(config.output_dir, fresh=config.fresh)
     run_dir.check_config(dataclasses.asdict(config), resumable_keys=("epochs",), safe_keys=SAFE_ON_RESUME)
