@@ -51,7 +51,9 @@ class Searcher(abc.ABC):
     ``outstanding`` holds the architectures asked for but not told yet, in the order they were asked,
     and is part of the state: a search killed while evaluations were in flight resumes by
     evaluating exactly those again (``run_search``), not by drawing new ones, so it still ends with
-    the result of an uninterrupted search.
+    the result of an uninterrupted search. ``arrived`` holds results that came back before an
+    earlier-asked one (a batch-synchronous search tells in the order asked); they are part of the
+    state too, so a killed search does not evaluate them again.
     """
 
     name = "searcher"
@@ -66,6 +68,7 @@ class Searcher(abc.ABC):
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.history: list[dict[str, Any]] = []  # [{"arch": ..., "metrics": ...}] in evaluation order
         self.outstanding: list[Architecture] = []  # asked for, not told yet, in the order asked
+        self.arrived: list[dict[str, Any]] = []  # [{"arch", "metrics"}] outstanding ones whose result is in
 
     # --- ask / tell -------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[Architecture]:
@@ -102,10 +105,12 @@ class Searcher(abc.ABC):
             raise KeyError(f"evaluator returned {sorted(metrics)} without the objective {self.objective!r}")
         self.history.append({"arch": dict(arch), "metrics": {k: _jsonable(v) for k, v in metrics.items()}})
         told = as_json(dict(arch))
-        for i, proposed in enumerate(self.outstanding):
-            if as_json(proposed) == told:
-                del self.outstanding[i]
-                break
+        _remove_first(self.outstanding, lambda proposed: as_json(proposed) == told)
+        _remove_first(self.arrived, lambda entry: as_json(entry["arch"]) == told)
+
+    def receive(self, arch: Architecture, metrics: Mapping[str, float]) -> None:
+        """Keep a result that is not told yet (an earlier-asked evaluation is still running)."""
+        self.arrived.append({"arch": dict(arch), "metrics": {k: _jsonable(v) for k, v in metrics.items()}})
 
     # --- results ----------------------------------------------------------------------------
     def score(self, metrics: Mapping[str, float]) -> float:
@@ -128,7 +133,7 @@ class Searcher(abc.ABC):
     def get_state(self) -> dict[str, Any]:
         return {"name": self.name, "objective": self.objective, "mode": self.mode, "seed": self.seed,
                 "rng": self.rng.bit_generator.state, "history": [dict(h) for h in self.history],
-                "outstanding": [dict(a) for a in self.outstanding]}
+                "outstanding": [dict(a) for a in self.outstanding], "arrived": [dict(e) for e in self.arrived]}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         if state.get("name") != self.name:
@@ -137,6 +142,14 @@ class Searcher(abc.ABC):
         self.rng.bit_generator.state = state["rng"]
         self.history = [dict(h) for h in state["history"]]
         self.outstanding = [dict(a) for a in state.get("outstanding", [])]  # states written before it existed: none
+        self.arrived = [dict(e) for e in state.get("arrived", [])]
+
+
+def _remove_first(items: list, matches: Callable[[Any], bool]) -> None:
+    for i, item in enumerate(items):
+        if matches(item):
+            del items[i]
+            return
 
 
 def _jsonable(v: Any) -> Any:
@@ -238,8 +251,9 @@ def run_search(searcher: Searcher, evaluator: Evaluator | None, max_evaluations:
 
     If ``state_path`` exists, the searcher resumes from it first: the architectures that were in
     flight when it was written (``Searcher.outstanding``) are evaluated again before anything new is
-    asked, so a killed search continues where it stopped, loses no told result, repeats none, and
-    ends with the same result. The state is written after every result with the previous version
+    asked, except those whose result had already come back (``Searcher.arrived``), so a killed
+    search continues where it stopped, loses no result it received, repeats none, and ends with the
+    same result. The state is written after every result with the previous version
     kept beside it (``tfnas.files.write_state``).
     """
     if executor is None:
@@ -260,21 +274,34 @@ def run_search(searcher: Searcher, evaluator: Evaluator | None, max_evaluations:
     def done() -> bool:
         return budget_left() <= 0 or reached(searcher, target)
 
-    # What a killed run had in flight, evaluated again (within the budget) before anything new.
-    for arch in list(searcher.outstanding)[:max(budget_left(), 0)]:
-        submit(arch)
+    def save() -> None:
+        if state_path:
+            write_state(state_path, searcher.get_state())
+
+    # What a killed run had in flight (within the budget), before anything new: results that had
+    # arrived are taken as they are, the rest evaluated again.
+    arrived = [dict(e) for e in searcher.arrived]
+    for i, arch in enumerate(list(searcher.outstanding)[:max(budget_left(), 0)]):
+        key = as_json(arch)
+        match = next((e for e in arrived if as_json(e["arch"]) == key), None)
+        if match is None:
+            submit(arch)
+        else:
+            arrived.remove(match)
+            asked[-1 - i] = arch  # a ticket no executor hands out
+            finished[-1 - i] = match["metrics"]
     while not done():
         in_flight = len(asked) - len(finished)
         room = min(executor.capacity - in_flight, budget_left() - len(searcher.outstanding))
         if room > 0 and not searcher.finished:
             for arch in searcher.ask(min(room, searcher.ready(asynchronous))):
                 submit(arch)
-        if len(asked) == len(finished):  # nothing in flight and nothing more to ask
+        if len(asked) == len(finished) and not finished:  # nothing in flight and nothing more to ask
             break
-        results = executor.wait()
+        results = executor.wait() if len(asked) > len(finished) else []
         finished.update(results)
         if asynchronous:  # in the order they finished
-            order = [ticket for ticket, _ in results]
+            order = list(finished)
         else:  # the finished prefix of the order they were asked in
             order = []
             for ticket in asked:
@@ -286,10 +313,14 @@ def run_search(searcher: Searcher, evaluator: Evaluator | None, max_evaluations:
                 break
             arch, metrics = asked.pop(ticket), finished.pop(ticket)
             searcher.tell(arch, metrics)
-            if state_path:
-                write_state(state_path, searcher.get_state())
+            save()
             if on_result is not None:
                 on_result(len(searcher.history), arch, metrics)
-    if asked:  # in flight when the budget or the target was reached: not wanted (still outstanding)
-        executor.discard(list(asked))
+        waiting = [(ticket, metrics) for ticket, metrics in results if ticket in finished]
+        if waiting and not done():  # in before an earlier-asked one: kept in the state, told later
+            for ticket, metrics in waiting:
+                searcher.receive(asked[ticket], metrics)
+            save()
+    if len(asked) > len(finished):  # in flight when the budget or the target was reached: not wanted
+        executor.discard([ticket for ticket in asked if ticket not in finished])
     return searcher

@@ -119,3 +119,19 @@ class TrainingEvaluator:
         gc.collect()
         self.num_trained += 1
         return metrics
+
+
+def pnas_training_evaluator(dataset: str, data_dir: str | None, cells_per_stage: int, filters: int,
+                            training: dict[str, Any]) -> TrainingEvaluator:
+    """A ``TrainingEvaluator`` of PNAS child networks from plain settings: the factory of the discrete
+    binaries' real mode, in their own process and in every parallel worker (``EvaluatorSpec``)."""
+    from tfnas.data import load_image_data
+    from tfnas.spaces import pnas
+
+    data = load_image_data(dataset, data_dir)
+
+    def build(arch: Architecture, num_classes: int, input_shape):
+        return pnas.build_network(pnas.to_genotype(arch), num_classes, input_shape, cells_per_stage=cells_per_stage,
+                                  filters=filters)
+
+    return TrainingEvaluator(data, build, CandidateTraining(**training))
