@@ -20,7 +20,8 @@ Four checks against the NAS-Bench-201 table (deterministic, so every difference 
 
 With ``--pnas`` it also runs PNAS' progressive search on mnist_embedded (real training,
 tiny settings) through ``binaries.search_pnas`` with 1 and then 2 Ray workers, and reports the
-wall-time ratio (on 2 cores expect little: each worker trains with one thread).
+wall-time ratio (on 2 cores expect little: each worker trains with one thread), and whether
+both runs trained the same candidates to the same accuracies.
 
   python benchmarks/ray_search.py                 # the figures in docs/BENCHMARKS.md
   python benchmarks/ray_search.py --pnas
@@ -219,7 +220,7 @@ def check_pnas(work: str) -> dict[str, Any]:
              "--pnas_cells=1", "--pnas_filters=8", "--pnas_epochs_per_candidate=1", "--steps_per_epoch=5",
              "--pnas_surrogate_epochs=30", "--pnas_ensemble_size=2", "--pnas_surrogate_units=16", "--verbose=0",
              "--executor=ray", "--cpus_per_worker=1"]
-    out = {}
+    out, histories = {}, {}
     for workers in (1, 2):
         start = time.time()
         subprocess.run([sys.executable, "-m", "binaries.search_pnas", *flags, f"--num_workers={workers}",
@@ -227,7 +228,11 @@ def check_pnas(work: str) -> dict[str, Any]:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out[f"wall_s_{workers}_workers"] = round(time.time() - start, 1)
         with open(os.path.join(work, f"pnas{workers}", "search_summary.json")) as f:
-            out[f"evaluated_{workers}_workers"] = json.load(f)["num_evaluated"]
+            histories[workers] = json.load(f)["history"]
+        out[f"evaluated_{workers}_workers"] = len(histories[workers])
+    out["same_archs"] = [h["arch"] for h in histories[1]] == [h["arch"] for h in histories[2]]
+    out["same_val_accuracy"] = [h["metrics"]["val_accuracy"] for h in histories[1]] == \
+        [h["metrics"]["val_accuracy"] for h in histories[2]]
     out["ratio_2_over_1"] = round(out["wall_s_2_workers"] / out["wall_s_1_workers"], 3)
     return out
 

@@ -92,7 +92,15 @@ def setup(method: str, progressive: bool = False) -> Setup:
     spec = EvaluatorSpec("tfnas.search.training_evaluator:pnas_training_evaluator", dict(
         dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, cells_per_stage=n, filters=f,
         training=dataclasses.asdict(training)))
-    evaluator = spec.build() if executor.EXECUTOR.value == "inprocess" else None  # workers train, not this process
+    if executor.EXECUTOR.value == "inprocess":
+        evaluator = spec.build()
+    else:  # workers train, not this process; it only checks (and prepares, once) the dataset they load
+        from tfnas.data import get_builder
+        from tfnas.data.folder import is_folder_dataset
+
+        if not is_folder_dataset(common.DATASET.value):
+            get_builder(common.DATASET.value, common.DATA_DIR.value)
+        evaluator = None
     config.update(dataset=common.DATASET.value, blocks=discrete.PNAS_BLOCKS.value, cells=n, filters=f,
                   candidate=dataclasses.asdict(training))
     space = None if progressive else pnas.fixed_size_space(discrete.PNAS_BLOCKS.value)
