@@ -19,9 +19,10 @@ Four checks against the NAS-Bench-201 table (deterministic, so every difference 
   the dying driver are necessarily redone; they are reported as ``in_transit_redone``.
 
 With ``--pnas`` it also runs PNAS' progressive search on mnist_embedded (real training,
-tiny settings) through ``binaries.search_pnas`` with 1 and then 2 Ray workers, and reports the
-wall-time ratio (on 2 cores expect little: each worker trains with one thread), and whether
-both runs trained the same candidates to the same accuracies.
+tiny settings) through ``binaries.search_pnas`` in process, with 1 and with 2 Ray workers, and
+reports wall times (cluster start-up included), the 2-over-1-worker ratio (on 2 cores expect
+little: each worker trains with one thread), the summed per-candidate training time, and whether
+every run trained the same candidates to the same accuracies.
 
   python benchmarks/ray_search.py                 # the figures in docs/BENCHMARKS.md
   python benchmarks/ray_search.py --pnas
@@ -178,7 +179,7 @@ def check_driver_killed(evaluations: int, work: str, kill_after: int) -> dict[st
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     time.sleep(1.0)  # let workers that were mid-evaluation finish writing their line, or die
-    _kill_leftovers(driver.pid)  # the Ray processes the dead driver started (its session)
+    leftovers = _kill_leftovers(driver.pid)  # the Ray processes the dead driver started (its session)
     at_kill = read_json(state) or {"history": [], "arrived": []}
     received = [h["arch"] for h in at_kill["history"]] + [e["arch"] for e in at_kill.get("arrived", [])]
     from tfnas.benchmarks import nasbench201 as nb
@@ -194,19 +195,24 @@ def check_driver_killed(evaluations: int, work: str, kill_after: int) -> dict[st
             "arrived_untold_at_kill": len(at_kill.get("arrived", [])),
             "repeated": sum(1 for a in after if a in received), "lost": sum(1 for a in received if a not in final),
             "in_transit_redone": sum(1 for a in after if a in before and a not in received),
-            "final_evaluations": len(final), "same_history_as_uninterrupted": final == reference}
+            "final_evaluations": len(final), "same_history_as_uninterrupted": final == reference,
+            "processes_left_1s_after_the_kill": leftovers}
 
 
-def _kill_leftovers(session: int) -> None:
-    """Processes left in the killed driver's session (Ray's head processes and workers), by pid."""
+def _kill_leftovers(session: int) -> int:
+    """Kill the processes left in the killed driver's session (Ray's head processes and workers), by
+    pid; returns how many there were."""
     import psutil
 
+    count = 0
     for process in psutil.process_iter(["pid"]):
         try:
             if os.getsid(process.pid) == session and process.pid != os.getpid():
                 process.kill()
+                count += 1
         except (ProcessLookupError, PermissionError, psutil.Error):
             pass
+    return count
 
 
 def driver(state: str, log: str, evaluations: int) -> None:
@@ -216,24 +222,26 @@ def driver(state: str, log: str, evaluations: int) -> None:
 
 
 def check_pnas(work: str) -> dict[str, Any]:
-    flags = ["--dataset=mnist_embedded", "--pnas_blocks=2", "--pnas_beam_size=2", "--pnas_initial_cells=4",
-             "--pnas_cells=1", "--pnas_filters=8", "--pnas_epochs_per_candidate=1", "--steps_per_epoch=5",
-             "--pnas_surrogate_epochs=30", "--pnas_ensemble_size=2", "--pnas_surrogate_units=16", "--verbose=0",
-             "--executor=ray", "--cpus_per_worker=1"]
+    flags = ["--dataset=mnist_embedded", "--pnas_blocks=2", "--pnas_beam_size=2", "--pnas_initial_cells=6",
+             "--pnas_cells=1", "--pnas_filters=8", "--pnas_epochs_per_candidate=1", "--steps_per_epoch=10",
+             "--pnas_surrogate_epochs=30", "--pnas_ensemble_size=2", "--pnas_surrogate_units=16", "--verbose=0"]
+    runs = {"inprocess": [], "ray_1_worker": ["--executor=ray", "--num_workers=1", "--cpus_per_worker=1"],
+            "ray_2_workers": ["--executor=ray", "--num_workers=2", "--cpus_per_worker=1"]}
     out, histories = {}, {}
-    for workers in (1, 2):
+    for name, executor in runs.items():
         start = time.time()
-        subprocess.run([sys.executable, "-m", "binaries.search_pnas", *flags, f"--num_workers={workers}",
-                        f"--output_dir={os.path.join(work, f'pnas{workers}')}"], cwd=ROOT, check=True,
+        subprocess.run([sys.executable, "-m", "binaries.search_pnas", *flags, *executor,
+                        f"--output_dir={os.path.join(work, name)}"], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        out[f"wall_s_{workers}_workers"] = round(time.time() - start, 1)
-        with open(os.path.join(work, f"pnas{workers}", "search_summary.json")) as f:
-            histories[workers] = json.load(f)["history"]
-        out[f"evaluated_{workers}_workers"] = len(histories[workers])
-    out["same_archs"] = [h["arch"] for h in histories[1]] == [h["arch"] for h in histories[2]]
-    out["same_val_accuracy"] = [h["metrics"]["val_accuracy"] for h in histories[1]] == \
-        [h["metrics"]["val_accuracy"] for h in histories[2]]
-    out["ratio_2_over_1"] = round(out["wall_s_2_workers"] / out["wall_s_1_workers"], 3)
+        out[f"wall_s_{name}"] = round(time.time() - start, 1)
+        with open(os.path.join(work, name, "search_summary.json")) as f:
+            histories[name] = json.load(f)["history"]
+        out[f"evaluated_{name}"] = len(histories[name])
+        out[f"sum_train_s_{name}"] = round(sum(h["metrics"]["train_seconds"] for h in histories[name]), 1)
+    for name in ("ray_1_worker", "ray_2_workers"):
+        out[f"same_as_inprocess_{name}"] = [(h["arch"], h["metrics"]["val_accuracy"]) for h in histories[name]] == \
+            [(h["arch"], h["metrics"]["val_accuracy"]) for h in histories["inprocess"]]
+    out["ratio_2_over_1"] = round(out["wall_s_ray_2_workers"] / out["wall_s_ray_1_worker"], 3)
     return out
 
 
