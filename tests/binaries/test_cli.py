@@ -38,6 +38,8 @@ def test_every_binary_documents_every_flag():
     (["binaries.search_single_darts", "--dataset=no_such_dataset"], "unknown dataset 'no_such_dataset'"),
     (["binaries.search_darts", "--dataset=cifar10", "--data_dir={tmp}"], "tfds build cifar10"),
     (["binaries.train", "--genotype={tmp}/genotype.json"], "not valid JSON"),
+    (["binaries.search_random", "--benchmark=nasbench201", "--num_workers=2"],
+     "--num_workers only apply to --executor=ray"),
 ])
 def test_bad_input_ends_with_one_clear_line(tmp_path, args, message):
     (tmp_path / "genotype.json").write_text("{oops")
