@@ -167,7 +167,7 @@ def check_worker_killed(evaluations: int, work: str) -> dict[str, Any]:
 
 
 def check_driver_killed(evaluations: int, work: str, kill_after: int) -> dict[str, Any]:
-    from tfnas.files import read_json
+    from tfnas.files import read_json, read_state
 
     state, log = os.path.join(work, "state.json"), os.path.join(work, "driver.log")
     command = [sys.executable, os.path.abspath(__file__), "--driver", f"--state={state}", f"--log={log}",
@@ -180,7 +180,7 @@ def check_driver_killed(evaluations: int, work: str, kill_after: int) -> dict[st
     driver.wait()
     time.sleep(1.0)  # let workers that were mid-evaluation finish writing their line, or die
     leftovers = _kill_leftovers(driver.pid)  # the Ray processes the dead driver started (its session)
-    at_kill = read_json(state) or {"history": [], "arrived": []}
+    at_kill = read_state(state, default={"history": [], "arrived": []})  # what the rerun resumes from
     received = [h["arch"] for h in at_kill["history"]] + [e["arch"] for e in at_kill.get("arrived", [])]
     from tfnas.benchmarks import nasbench201 as nb
 
@@ -238,6 +238,8 @@ def check_pnas(work: str) -> dict[str, Any]:
             histories[name] = json.load(f)["history"]
         out[f"evaluated_{name}"] = len(histories[name])
         out[f"sum_train_s_{name}"] = round(sum(h["metrics"]["train_seconds"] for h in histories[name]), 1)
+    out["same_ray_1_and_2_workers"] = [(h["arch"], h["metrics"]["val_accuracy"]) for h in histories["ray_1_worker"]] \
+        == [(h["arch"], h["metrics"]["val_accuracy"]) for h in histories["ray_2_workers"]]
     for name in ("ray_1_worker", "ray_2_workers"):
         out[f"same_as_inprocess_{name}"] = [(h["arch"], h["metrics"]["val_accuracy"]) for h in histories[name]] == \
             [(h["arch"], h["metrics"]["val_accuracy"]) for h in histories["inprocess"]]
