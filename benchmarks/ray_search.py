@@ -10,7 +10,7 @@ Four checks against the NAS-Bench-201 table (deterministic, so every difference 
   the first submission, after the workers are up (cluster start-up is reported separately).
 * ``worker_killed``: a worker process kills itself (SIGKILL) on its first attempt at one
   architecture; Ray restarts it and retries; the history must equal the undisturbed one.
-* ``driver_killed``: a search driver (a subprocess, 4 workers, 0.3-0.9 s per evaluation) is
+* ``driver_killed``: a search driver (a subprocess, 4 workers, 0.2-1.2 s per evaluation) is
   killed with SIGKILL mid-search, then re-run with the same state file. Counted from the
   workers' own log of completed evaluations: results the killed driver had received (told or
   kept as arrived) that the rerun evaluated again (``repeated``), or that are missing from the
@@ -217,7 +217,7 @@ def _kill_leftovers(session: int) -> int:
 
 def driver(state: str, log: str, evaluations: int) -> None:
     """The killed-and-rerun search of ``check_driver_killed``: random search, 4 workers, resumable."""
-    with ray_executor(4, delay_s=0.3, jitter_s=0.3, log_file=log) as executor:
+    with ray_executor(4, delay_s=0.2, jitter_s=0.5, log_file=log) as executor:
         search("random", evaluations, executor, state_path=state)
 
 
