@@ -1,7 +1,8 @@
 """What the three discrete search binaries share: flags -> evaluator, space, converters, outputs.
 
 Not a binary itself. Tabular mode (``--benchmark=nasbench201``) searches the NAS-Bench-201
-cells against the table; real mode trains PNAS child networks on ``--dataset``.
+cells against the table; real mode trains PNAS child networks on ``--dataset``. Either evaluator
+is described by an ``EvaluatorSpec``, so ``--executor=ray`` workers build their own copy.
 """
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ import dataclasses
 import os
 from typing import Any, Callable
 
-import numpy as np
-
 from absl import app, flags, logging
 
-from flags import common, discrete
+from flags import common, discrete, executor
 from tfnas.errors import ConfigError, exit_on_user_error
 from tfnas.logs import quiet_tensorflow_logs
-from tfnas.search.api import Architecture, CategoricalSpace, Searcher
+from tfnas.search.api import Architecture, CategoricalSpace, Executor, Searcher
+from tfnas.search.evaluator_spec import EvaluatorSpec
 
 DEFAULT_MAX_EVALUATIONS = 100
 
@@ -30,7 +30,8 @@ class Setup:
     """Everything a binary needs besides its searcher."""
 
     tabular: bool
-    evaluator: Any
+    evaluator: Any  # built here for --executor=inprocess (and always in tabular mode); else None
+    spec: EvaluatorSpec  # how a worker builds its own evaluator
     metric: str  # the objective's metric name
     space: CategoricalSpace | None  # fixed-choice space (None for progressive PNAS)
     arch_to_summary: Callable[[Architecture], Any]
@@ -48,6 +49,14 @@ def _check_mode_flags(tabular: bool) -> None:
         if set_tabular:
             raise FlagError(f"--{' and --'.join(set_tabular)} only apply to tabular search; add "
                             "--benchmark=nasbench201 (real mode measures no latency)")
+    if executor.EXECUTOR.value != "ray":
+        set_ray = [name for name in executor.RAY_ONLY if f[name].value is not None]
+        if set_ray:
+            raise FlagError(f"--{' and --'.join(set_ray)} only apply to --executor=ray; add it or drop them")
+    else:
+        from tfnas.search.ray_executor import check_ray_installed
+
+        check_ray_installed()
     if discrete.EVOLUTION_TOURNAMENT_SIZE.value > discrete.EVOLUTION_POPULATION_SIZE.value:
         raise FlagError(f"--evolution_tournament_size={discrete.EVOLUTION_TOURNAMENT_SIZE.value} exceeds "
                         f"--evolution_population_size={discrete.EVOLUTION_POPULATION_SIZE.value}")
@@ -62,31 +71,21 @@ def setup(method: str, progressive: bool = False) -> Setup:
         return _user_table_setup(config)
     if tabular:
         from tfnas.benchmarks import nasbench201 as nb
-        from tfnas.benchmarks.user_table import latency_limit
 
-        table = nb.NasBench201Table.load(discrete.BENCHMARK_FILE.value)
-        device = discrete.DEVICE.value
-        if discrete.LATENCY_FILE.value:
-            if device is not None:
-                raise FlagError("--latency_file is your own device's latency: drop --device")
-            device = table.join_latency(discrete.LATENCY_FILE.value)
-        limit = discrete.MAX_LATENCY_MS.value
-        if discrete.MAX_LATENCY_PERCENTILE.value is not None:
-            if device is None:
-                raise FlagError("--max_latency_percentile needs --device or --latency_file (whose latencies)")
-            limit = latency_limit(table.values(table.latency_column(device)), limit,
-                                  discrete.MAX_LATENCY_PERCENTILE.value)
-        evaluator = nb.NasBench201Evaluator(table, discrete.OBJECTIVE.value, device, limit)
+        spec = EvaluatorSpec("tfnas.benchmarks.nasbench201:load_evaluator", dict(
+            path=discrete.BENCHMARK_FILE.value, objective=discrete.OBJECTIVE.value, device=discrete.DEVICE.value,
+            max_latency_ms=discrete.MAX_LATENCY_MS.value, latency_file=discrete.LATENCY_FILE.value,
+            max_latency_percentile=discrete.MAX_LATENCY_PERCENTILE.value))
+        evaluator = spec.build()  # the driver needs its space and best cell too
         config.update(objective=discrete.OBJECTIVE.value, device=discrete.DEVICE.value,
                       max_latency_ms=discrete.MAX_LATENCY_MS.value, latency_file=discrete.LATENCY_FILE.value,
                       max_latency_percentile=discrete.MAX_LATENCY_PERCENTILE.value)
         _, best_value = evaluator.best_feasible()
         extra = {"benchmark": "nasbench201", "benchmark_file": evaluator.table.path,
-                 "table_best_feasible": best_value}
-        return Setup(True, evaluator, evaluator.metric, evaluator.space(), nb.arch_to_string, nb.arch_to_genotype,
-                     config, extra)
+                 "table_best_feasible": best_value, "max_latency_ms": evaluator.max_latency_ms}
+        return Setup(True, evaluator, spec, evaluator.metric, evaluator.space(), nb.arch_to_string,
+                     nb.arch_to_genotype, config, extra)
 
-    from tfnas.data import load_image_data
     from tfnas.search.training_evaluator import CandidateTraining, TrainingEvaluator
     from tfnas.spaces import pnas
 
@@ -97,18 +96,23 @@ def setup(method: str, progressive: bool = False) -> Setup:
         weight_decay=discrete.CANDIDATE_WEIGHT_DECAY.value, weight_decay_type=discrete.CANDIDATE_WEIGHT_DECAY_TYPE.value,
         validation_portion=discrete.CANDIDATE_VALIDATION_PORTION.value, augment=discrete.CANDIDATE_AUGMENT.value,
         seed=common.SEED.value, verbose=common.VERBOSE.value)
-    data = load_image_data(common.DATASET.value, common.DATA_DIR.value)
+    spec = EvaluatorSpec("tfnas.search.training_evaluator:pnas_training_evaluator", dict(
+        dataset=common.DATASET.value, data_dir=common.DATA_DIR.value, cells_per_stage=n, filters=f,
+        cell_output=cell_output, training=dataclasses.asdict(training)))
+    if executor.EXECUTOR.value == "inprocess":
+        evaluator = spec.build()
+    else:  # workers train, not this process; it only checks (and prepares, once) the dataset they load
+        from tfnas.data import get_builder
+        from tfnas.data.folder import is_folder_dataset
 
-    def build(arch: Architecture, num_classes: int, input_shape):
-        return pnas.build_network(pnas.to_genotype(arch), num_classes, input_shape, cells_per_stage=n, filters=f,
-                                  cell_output=cell_output)
-
-    evaluator = TrainingEvaluator(data, build, training)
+        if not is_folder_dataset(common.DATASET.value):
+            get_builder(common.DATASET.value, common.DATA_DIR.value)
+        evaluator = None
     config.update(dataset=common.DATASET.value, blocks=discrete.PNAS_BLOCKS.value, cells=n, filters=f,
                   cell_output=cell_output, candidate=dataclasses.asdict(training))
     space = None if progressive else pnas.fixed_size_space(discrete.PNAS_BLOCKS.value)
     extra = {"dataset": common.DATASET.value, "space": "pnas"}
-    return Setup(False, evaluator, evaluator.metric, space, lambda a: pnas.to_genotype(a).to_json()["blocks"],
+    return Setup(False, evaluator, spec, TrainingEvaluator.metric, space, lambda a: pnas.to_genotype(a).to_json()["blocks"],
                  pnas.to_genotype, config, extra)
 
 
@@ -121,20 +125,22 @@ def _user_table_setup(config: dict[str, Any]) -> Setup:
     if discrete.DEVICE.value is not None:
         raise FlagError("--device names a NAS-Bench-201 latency column; for your table use --latency_file or a "
                         "latency_ms column")
-    table = ut.UserTable.load(discrete.BENCHMARK_FILE.value, discrete.TABLE_CHOICES.value,
-                              discrete.TABLE_OBJECTIVE.value, discrete.TABLE_MODE.value)
-    latency = table.join_latency(discrete.LATENCY_FILE.value) if discrete.LATENCY_FILE.value else (
-        "latency_ms" if "latency_ms" in table.metrics else None)
-    limit = ut.latency_limit(table.metrics[latency] if latency else np.array([]), discrete.MAX_LATENCY_MS.value,
-                             discrete.MAX_LATENCY_PERCENTILE.value)
-    evaluator = ut.UserTableEvaluator(table, latency, limit)
+    spec = EvaluatorSpec("tfnas.benchmarks.user_table:load_evaluator", dict(
+        path=os.path.abspath(discrete.BENCHMARK_FILE.value), choices=discrete.TABLE_CHOICES.value,
+        objective=discrete.TABLE_OBJECTIVE.value, mode=discrete.TABLE_MODE.value,
+        latency_file=discrete.LATENCY_FILE.value, max_latency_ms=discrete.MAX_LATENCY_MS.value,
+        max_latency_percentile=discrete.MAX_LATENCY_PERCENTILE.value))
+    evaluator = spec.build()
+    table = evaluator.table
     config.update(benchmark_file=os.path.abspath(table.path), choices=table.choices, objective=table.objective,
-                  table_mode=table.mode, latency_file=discrete.LATENCY_FILE.value, max_latency_ms=limit)
+                  table_mode=table.mode, latency_file=discrete.LATENCY_FILE.value,
+                  max_latency_ms=discrete.MAX_LATENCY_MS.value,
+                  max_latency_percentile=discrete.MAX_LATENCY_PERCENTILE.value)
     _, best_value = evaluator.best_feasible()
     extra = {"benchmark": "table", "benchmark_file": table.path, "table_best_feasible": best_value,
-             "max_latency_ms": limit}
-    return Setup(True, evaluator, table.objective, evaluator.space(), ut.arch_to_string, ut.arch_to_genotype(table),
-                 config, extra, mode=table.mode)
+             "max_latency_ms": evaluator.max_latency_ms}
+    return Setup(True, evaluator, spec, table.objective, evaluator.space(), ut.arch_to_string,
+                 ut.arch_to_genotype(table), config, extra, mode=table.mode)
 
 
 def max_evaluations(default: int | None = DEFAULT_MAX_EVALUATIONS) -> int:
@@ -157,14 +163,33 @@ def make_main(search: Callable[[], Searcher]):
     return main
 
 
-def run(searcher: Searcher, s: Setup, method: str, evaluations: int) -> Searcher:
+def make_executor(s: Setup) -> Executor | None:
+    """The --executor flags as an executor (None: in this process, run_search's default)."""
+    if executor.EXECUTOR.value == "inprocess":
+        return None
+    from tfnas.search.ray_executor import RayExecutor, WorkerResources
+
+    def value(flag, default):
+        return flag.value if flag.value is not None else default
+
+    resources = WorkerResources(cpus=value(executor.CPUS_PER_WORKER, 1.0), gpus=value(executor.GPUS_PER_WORKER, 0.0))
+    return RayExecutor(s.spec, value(executor.NUM_WORKERS, 2), resources, address=executor.RAY_ADDRESS.value,
+                       max_retries=value(executor.RAY_MAX_RETRIES, 3))
+
+
+def run(searcher: Searcher, s: Setup, method: str, evaluations: int, asynchronous: bool = False) -> Searcher:
     from tfnas.search.runner import run_to_output_dir
 
-    searcher = run_to_output_dir(searcher, s.evaluator, evaluations, common.OUTPUT_DIR.value, method,
-                                 s.arch_to_summary, s.arch_to_genotype, s.config,
-                                 {**s.extra_summary, "config": s.config},
-                                 log=logging.info if common.VERBOSE.value else None, fresh=common.FRESH.value,
-                                 target=discrete.TARGET.value)
+    workers = make_executor(s)
+    try:
+        searcher = run_to_output_dir(searcher, s.evaluator, evaluations, common.OUTPUT_DIR.value, method,
+                                     s.arch_to_summary, s.arch_to_genotype, s.config,
+                                     {**s.extra_summary, "config": s.config},
+                                     log=logging.info if common.VERBOSE.value else None, fresh=common.FRESH.value,
+                                     target=discrete.TARGET.value, executor=workers, asynchronous=asynchronous)
+    finally:
+        if workers is not None:
+            workers.close()
     best = searcher.best()
     if best is not None:
         print(f"{method}: {len(searcher.history)} evaluated, best {s.metric}={best['metrics'][s.metric]:.4f} "

@@ -25,12 +25,14 @@ def search():
     s = _discrete.setup("regularized_evolution")
     s.config.update(population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
                     tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
-                    deduplicate=discrete.EVOLUTION_DEDUPLICATE.value)
+                    deduplicate=discrete.EVOLUTION_DEDUPLICATE.value,
+                    asynchronous=discrete.EVOLUTION_ASYNCHRONOUS.value)  # changes the result: a resume keeps it
     searcher = RegularizedEvolution(s.space, s.metric, seed=common.SEED.value, mode=s.mode,
                                     population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
                                     tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
                                     deduplicate=discrete.EVOLUTION_DEDUPLICATE.value)
-    return _discrete.run(searcher, s, "regularized_evolution", _discrete.max_evaluations())
+    return _discrete.run(searcher, s, "regularized_evolution", _discrete.max_evaluations(),
+                         asynchronous=discrete.EVOLUTION_ASYNCHRONOUS.value)
 
 
 main = _discrete.make_main(search)

@@ -65,6 +65,11 @@ EVOLUTION_TOURNAMENT_SIZE = flags.DEFINE_integer(
 EVOLUTION_DEDUPLICATE = flags.DEFINE_bool(
     "evolution_deduplicate", False,
     "Regularized evolution: redraw a child that was already evaluated (off in the paper).")
+EVOLUTION_ASYNCHRONOUS = flags.DEFINE_bool(
+    "evolution_asynchronous", False,
+    "Regularized evolution on several workers (--executor=ray): tell each result as it arrives and give every free "
+    "worker a child at once (the paper's asynchronous workers); the history then depends on which evaluation "
+    "finishes first. Off: each child waits for the previous child's result, the same history for any --num_workers.")
 
 # --- PNAS: progressive search (real mode) and the tabular SMBO core -------------------------------------------
 PNAS_BLOCKS = flags.DEFINE_integer(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from typing import Any, Callable
 
 from tfnas.errors import UserInputError
@@ -100,9 +101,22 @@ def read_json(path: str, default: Any = None) -> Any:
 
 
 def write_state(path: str, data: Any) -> None:
-    """Write resumable state, keeping the version it replaces as ``<path>.prev``."""
+    """Write resumable state, keeping the version it replaces as ``<path>.prev``.
+
+    ``path`` exists at every instant (the old version until the new one is renamed over it): a
+    process killed mid-write leaves the newest complete state under ``path``, not only its
+    predecessor under ``.prev``. The old version becomes ``.prev`` through a hard link (a copy where
+    the file system has none) before the new one is written.
+    """
     if os.path.exists(path):
-        os.replace(path, path + PREVIOUS_SUFFIX)
+        staged = path + PREVIOUS_SUFFIX + ".tmp"
+        if os.path.lexists(staged):
+            os.remove(staged)
+        try:
+            os.link(path, staged)
+        except OSError:
+            shutil.copyfile(path, staged)
+        os.replace(staged, path + PREVIOUS_SUFFIX)
     write_json(path, data, indent=None)
 
 

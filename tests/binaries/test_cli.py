@@ -40,6 +40,8 @@ def test_every_binary_documents_every_flag():
     (["binaries.train", "--genotype={tmp}/genotype.json"], "not valid JSON"),
     (["binaries.search_random", "--distribution=mirrored"], "search_random runs on one device"),
     (["binaries.search_hurricane", "--distribution=multi_worker"], "search_hurricane runs on one device"),
+    (["binaries.search_random", "--benchmark=nasbench201", "--num_workers=2"],
+     "--num_workers only apply to --executor=ray"),
 ])
 def test_bad_input_ends_with_one_clear_line(tmp_path, args, message):
     (tmp_path / "genotype.json").write_text("{oops")

@@ -146,3 +146,25 @@ def test_truncated_history_falls_back_to_the_previous_version(finished_search, t
     assert "history.json" in caplog.text
     assert [h["epoch"] for h in summary["epochs"]] == [1, 2, 3]
     assert summary["epochs"][:2] == reference[:2]
+
+
+def test_a_state_file_exists_at_every_instant_of_a_rewrite(tmp_path, monkeypatch):
+    """A process killed while rewriting its state leaves the newest complete state under its own name
+    (a killed search driver must not resume from the one before and redo a result it had saved)."""
+    from tfnas import files
+
+    path = str(tmp_path / "state.json")
+    files.write_state(path, {"n": 1})
+    files.write_state(path, {"n": 2})
+
+    def killed(*args, **kwargs):
+        assert files.read_json(path) == {"n": 2}  # still there while the new version is being written
+        raise KeyboardInterrupt("killed mid-write")
+
+    monkeypatch.setattr(files, "write_json", killed)
+    with pytest.raises(KeyboardInterrupt):
+        files.write_state(path, {"n": 3})
+    assert files.read_json(path) == {"n": 2} and files.read_json(path + PREVIOUS_SUFFIX) == {"n": 2}
+    monkeypatch.undo()
+    files.write_state(path, {"n": 3})
+    assert files.read_json(path) == {"n": 3} and files.read_json(path + PREVIOUS_SUFFIX) == {"n": 2}

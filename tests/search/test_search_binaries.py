@@ -110,6 +110,9 @@ def test_pnas_predictor_defaults_depend_on_the_mode():
     (["--max_latency_ms=5"], "BenchmarkError", "needs --device"),
     (["--benchmark_file=/nonexistent/nb201.csv"], "BenchmarkError", "--benchmark_file"),
     (["--evolution_population_size=3", "--evolution_tournament_size=5"], "FlagError", "exceeds --evolution_population_size"),
+    (["--num_workers=4", "--cpus_per_worker=2"], "FlagError", "--num_workers and --cpus_per_worker only apply to "
+                                                              "--executor=ray"),
+    (["--executor=ray", "--cpus_per_worker=0"], "RayExecutorError", "needs some resources"),
 ])
 def test_bad_flags_fail_clearly_before_searching(tmp_path, args, error, message):
     out = str(tmp_path / "bad")

@@ -276,10 +276,38 @@ class NasBench201Evaluator:
             float(values[code])
 
 
+def latency_limit(values: np.ndarray, max_latency_ms: float | None, percentile: float | None) -> float | None:
+    """The limit in ms: given, or the ``percentile`` of the measured latencies (e.g. 25: the fastest quarter)."""
+    if percentile is None:
+        return max_latency_ms
+    if max_latency_ms is not None:
+        raise BenchmarkError("pass --max_latency_ms or --max_latency_percentile, not both")
+    if not 0 < percentile <= 100:
+        raise BenchmarkError(f"--max_latency_percentile must be in (0, 100], got {percentile}")
+    finite = values[np.isfinite(values)]
+    return float(np.percentile(finite, percentile))
+
+
 def load_evaluator(path: str | None, objective: str = "cifar10", device: str | None = None,
-                   max_latency_ms: float | None = None) -> NasBench201Evaluator:
-    """Table + evaluator in one call (what the binaries use)."""
-    return NasBench201Evaluator(NasBench201Table.load(path), objective, device, max_latency_ms)
+                   max_latency_ms: float | None = None, latency_file: str | None = None,
+                   max_latency_percentile: float | None = None) -> NasBench201Evaluator:
+    """Table + evaluator in one call from plain settings (what the binaries and every parallel worker use).
+
+    ``latency_file``: the user's own latencies (a CSV of arch strings and latency_ms), limited and
+    reported as the column ``latency_ms_user``; ``max_latency_percentile`` sets the limit at that
+    percentile of the limited device's latencies.
+    """
+    table = NasBench201Table.load(path)
+    if latency_file:
+        if device is not None:
+            raise BenchmarkError("--latency_file is your own device's latency: drop --device")
+        device = table.join_latency(latency_file)
+    if max_latency_percentile is not None:
+        if device is None:
+            raise BenchmarkError("--max_latency_percentile needs --device or --latency_file (whose latencies)")
+        max_latency_ms = latency_limit(table.values(table.latency_column(device)), max_latency_ms,
+                                       max_latency_percentile)
+    return NasBench201Evaluator(table, objective, device, max_latency_ms)
 
 
 __all__ = ["BenchmarkError", "CHOICE_NAMES", "DEFAULT_FILE", "GenotypeError", "NasBench201Evaluator",

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tfnas.benchmarks.nasbench201 import BenchmarkError
+from tfnas.benchmarks.nasbench201 import BenchmarkError, latency_limit
 from tfnas.spaces.choices import Architecture, CategoricalSpace, Choice, Constraint
 
 SPACE = "table"
@@ -132,18 +132,6 @@ class UserTable:
         return "latency_ms"
 
 
-def latency_limit(values: np.ndarray, max_latency_ms: float | None, percentile: float | None) -> float | None:
-    """The limit in ms: given, or the ``percentile`` of the measured latencies (e.g. 25: the fastest quarter)."""
-    if percentile is None:
-        return max_latency_ms
-    if max_latency_ms is not None:
-        raise BenchmarkError("pass --max_latency_ms or --max_latency_percentile, not both")
-    if not 0 < percentile <= 100:
-        raise BenchmarkError(f"--max_latency_percentile must be in (0, 100], got {percentile}")
-    finite = values[np.isfinite(values)]
-    return float(np.percentile(finite, percentile))
-
-
 class UserTableEvaluator:
     """An architecture's metrics from the user's table; ``space()`` holds exactly the table's rows."""
 
@@ -201,3 +189,16 @@ def arch_to_genotype(table: UserTable):
         return {"space": SPACE, "version": 1, "benchmark_file": os.path.abspath(table.path),
                 "arch": {c: str(arch[c]) for c in table.choices}}
     return convert
+
+
+def load_evaluator(path: str, choices: Sequence[str] | None = None, objective: str | None = None,
+                   mode: str | None = None, latency_file: str | None = None, max_latency_ms: float | None = None,
+                   max_latency_percentile: float | None = None) -> UserTableEvaluator:
+    """Table + evaluator from plain settings (the binaries, and every parallel worker, build it so)."""
+    table = UserTable.load(path, choices, objective, mode)
+    latency = table.join_latency(latency_file) if latency_file else ("latency_ms" if "latency_ms" in table.metrics
+                                                                      else None)
+    if latency is None and max_latency_percentile is not None:
+        raise BenchmarkError("--max_latency_percentile needs latencies: --latency_file or a latency_ms column")
+    limit = latency_limit(table.metrics[latency] if latency else np.array([]), max_latency_ms, max_latency_percentile)
+    return UserTableEvaluator(table, latency, limit)

@@ -9,6 +9,13 @@ replacement) from the population. Because the population is exactly the tail of 
 history, the searcher's state is just its history and RNG, and a restored search continues
 with identical proposals.
 
+Run on several workers, a proposal waits for the results it depends on (``ready``): the
+``population_size`` random architectures are evaluated in parallel, each later child needs the
+previous child's result, exactly as in the sequential algorithm. With ``asynchronous`` (the
+paper's own distributed setup: a free worker takes a tournament over the results so far) every
+free worker gets a child at once; the history then depends on which evaluations finish first, so
+two runs with the same seed may differ.
+
 Reused by hardware-aware (HURRICANE) and transformer (ViTAS) search: the mutation, the random
 initial sampler and a feasibility constraint (e.g. a latency or FLOPs budget) are parameters.
 
@@ -21,7 +28,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from tfnas.search.api import Architecture, CategoricalSpace, Searcher, SearchSpaceError
+from tfnas.search.api import UNBOUNDED, Architecture, CategoricalSpace, Searcher, SearchSpaceError
 
 Mutation = Callable[[Architecture, np.random.Generator], Architecture]
 Sampler = Callable[[np.random.Generator], Architecture]
@@ -72,11 +79,24 @@ class RegularizedEvolution(Searcher):
         """The current population: the last ``population_size`` evaluated {arch, metrics}."""
         return self.history[-self.population_size:]
 
+    def ready(self, asynchronous: bool = False) -> int:
+        initial_left = self.population_size - len(self.history) - len(self.outstanding)
+        if initial_left > 0:  # random initial architectures depend on no result
+            return UNBOUNDED if asynchronous else initial_left
+        if asynchronous:  # a tournament over the results so far, once there are enough for one
+            return UNBOUNDED if len(self.history) >= self.tournament_size else 0
+        return 0 if self.outstanding else 1
+
     def _propose(self) -> Architecture:
-        if len(self.history) < self.population_size:
-            return self._draw(lambda: self.sampler(self.rng), "random initial architecture")
-        parent = self._tournament()
-        return self._draw(lambda: self.mutation(parent, self.rng), f"mutation of {parent}")
+        # Proposals so far (told or outstanding) decide, so a batch of initial draws is what the
+        # sequential search would draw.
+        if len(self.history) + len(self.outstanding) < self.population_size:
+            arch = self._draw(lambda: self.sampler(self.rng), "random initial architecture")
+        else:
+            parent = self._tournament()
+            arch = self._draw(lambda: self.mutation(parent, self.rng), f"mutation of {parent}")
+        self._seen.add(self.space.key(arch))  # an outstanding child counts as seen, as once it is told
+        return arch
 
     def _tournament(self) -> Architecture:
         population = self.population()
@@ -114,4 +134,4 @@ class RegularizedEvolution(Searcher):
             if key in state and state[key] != getattr(self, key):
                 raise ValueError(f"state was saved with {key}={state[key]}, this searcher has {getattr(self, key)}; "
                                  f"resume with the same --{key}")
-        self._seen = {self.space.key(h["arch"]) for h in self.history}
+        self._seen = {self.space.key(a) for a in [*(h["arch"] for h in self.history), *self.outstanding]}

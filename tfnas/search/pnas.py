@@ -13,6 +13,10 @@ rank the candidates, queue the top K":
   batches of the K unseen architectures the predictor ranks highest among all candidates
   (every feasible architecture when the space is small enough, else a large random sample).
 
+Both are batch-synchronous by nature: a queued batch can be evaluated in parallel (``ready``), the
+next one is ranked only once every result of the current one is in, so the history is the same
+for any number of workers.
+
 Both keep their whole state in ``get_state`` (history, RNG, the queued batch with the
 predictions made for it, the expansion level, per-batch Spearman, and the history lengths at
 which the predictor was refitted). A refit is a deterministic function of the searcher's seed,
@@ -73,6 +77,12 @@ class _SurrogateBatchSearcher(Searcher):
         if self._surrogate is None:  # built lazily: tabular runs that never refit stay TF-free
             self._surrogate = self._surrogate_factory(self.encoder)
         return self._surrogate
+
+    def ready(self, asynchronous: bool = False) -> int:
+        """The rest of the queued batch; once it is all told, the next batch (ranked now)."""
+        if not self.queue and not self.outstanding and not self.finished:
+            self._start_batch(self._next_batch())  # what the next proposal would do
+        return len(self.queue)
 
     def _propose(self) -> Architecture:
         if not self.queue:

@@ -4,12 +4,15 @@ The baseline every NAS method must beat (Li & Talwalkar, 2019). Sampling is unif
 feasible set by rejection (``CategoricalSpace.sample``); with ``deduplicate`` (the default) an
 architecture already evaluated is redrawn, because evaluating it again costs a whole evaluation
 and teaches nothing in a deterministic benchmark.
+
+No proposal depends on a result, so any number can be evaluated at once (``ready``): the
+architectures drawn are the same for any number of workers.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
-from tfnas.search.api import Architecture, CategoricalSpace, Searcher
+from tfnas.search.api import UNBOUNDED, Architecture, CategoricalSpace, Searcher
 
 
 class RandomSearch(Searcher):
@@ -34,10 +37,13 @@ class RandomSearch(Searcher):
         self._seen.add(self.space.key(arch))
         return arch
 
+    def ready(self, asynchronous: bool = False) -> int:
+        return UNBOUNDED
+
     def tell(self, arch: Architecture, metrics: Mapping[str, float]) -> None:
         super().tell(arch, metrics)
         self._seen.add(self.space.key(arch))
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         super().set_state(state)
-        self._seen = {self.space.key(h["arch"]) for h in self.history}
+        self._seen = {self.space.key(a) for a in [*(h["arch"] for h in self.history), *self.outstanding]}

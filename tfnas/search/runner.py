@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping
 
 from tfnas.files import write_json
 from tfnas.run_dir import OutputDirError, RunDirectory  # noqa: F401  (OutputDirError: what a bad output_dir raises)
-from tfnas.search.api import Architecture, Evaluator, Searcher, load_searcher_state, reached, run_search
+from tfnas.search.api import Architecture, Evaluator, Executor, Searcher, load_searcher_state, reached, run_search
 from tfnas.summary_writer import SummaryWriter
 
 STATE_FILE = "searcher_state.json"
@@ -60,18 +60,20 @@ def summary(searcher: Searcher, method: str, arch_to_summary: Callable[[Architec
     return out
 
 
-def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations: int, output_dir: str, method: str,
+def run_to_output_dir(searcher: Searcher, evaluator: Evaluator | None, max_evaluations: int, output_dir: str, method: str,
                       arch_to_summary: Callable[[Architecture], Any], arch_to_genotype: Callable[[Architecture], Any],
                       config: Mapping[str, Any], extra_summary: Mapping[str, Any] | None = None,
                       log: Callable[[str], None] | None = None, fresh: bool = False,
                       on_result: Callable[[int, Architecture, Mapping[str, float]], None] | None = None,
-                      target: float | None = None) -> Searcher:
+                      target: float | None = None, executor: Executor | None = None,
+                      asynchronous: bool = False) -> Searcher:
     """Run (or resume) ``searcher`` against ``evaluator`` and keep ``output_dir`` up to date.
 
     ``fresh`` moves what ``output_dir`` holds aside first (``tfnas.run_dir``); ``on_result(n, arch,
     metrics)`` runs after each result is saved (e.g. a method's own TensorBoard views); ``target``
     ends the search once the objective reaches it. Every evaluated architecture is also a trial of
-    TensorBoard's HParams dashboard (its choices as hparams, its metrics as metrics).
+    TensorBoard's HParams dashboard (its choices as hparams, its metrics as metrics). ``executor``
+    and ``asynchronous`` are ``run_search``'s (default: ``evaluator`` in this process).
     """
     from tfnas.spaces.base import save_genotype
 
@@ -123,7 +125,7 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator, max_evaluations:
             log(f"[{method}] resumed from {state_path} with {done} evaluated")
     try:
         run_search(searcher, evaluator, max_evaluations, state_path=state_path, on_result=after_result,
-                   target=target)
+                   target=target, executor=executor, asynchronous=asynchronous)
     except BaseException:
         if searcher.history:  # a failed evaluation or Ctrl-C: the summary shows everything evaluated so far
             write_outputs()

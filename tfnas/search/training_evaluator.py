@@ -148,3 +148,20 @@ def add_kernel_l2(model: "keras.Model", weight_decay: float) -> None:
     (gradient ``weight_decay * k``, as TF-slim's l2_regularizer and PyTorch's SGD weight_decay)."""
     kernels = kernel_variables(model)
     model.add_loss(lambda: 0.5 * weight_decay * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels]))
+
+
+def pnas_training_evaluator(dataset: str, data_dir: str | None, cells_per_stage: int, filters: int,
+                            training: dict[str, Any], cell_output: str | None = None) -> TrainingEvaluator:
+    """A ``TrainingEvaluator`` of PNAS child networks from plain settings: the factory of the discrete
+    binaries' real mode, in their own process and in every parallel worker (``EvaluatorSpec``)."""
+    from tfnas.data import load_image_data
+    from tfnas.spaces import pnas
+
+    data = load_image_data(dataset, data_dir)
+
+    def build(arch: Architecture, num_classes: int, input_shape):
+        options = {} if cell_output is None else {"cell_output": cell_output}
+        return pnas.build_network(pnas.to_genotype(arch), num_classes, input_shape, cells_per_stage=cells_per_stage,
+                                  filters=filters, **options)
+
+    return TrainingEvaluator(data, build, CandidateTraining(**training))
