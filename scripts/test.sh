@@ -3,4 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest tests -q -p no:cacheprovider --durations=15 "$@"
+# Two workers (pytest-xdist), a test file per worker at a time: many tests wait on subprocesses or
+# on Python, so two files in flight keep both cores busy. TFNAS_TEST_WORKERS=0 runs in one process.
+workers="${TFNAS_TEST_WORKERS:-2}"
+if [ "$workers" = "0" ]; then
+  exec .venv/bin/python -m pytest tests -q -p no:cacheprovider --durations=25 "$@"
+fi
+exec .venv/bin/python -m pytest tests -q -p no:cacheprovider -n "$workers" --dist loadfile --durations=25 "$@"

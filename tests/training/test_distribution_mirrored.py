@@ -28,7 +28,7 @@ def measured(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("mirrored") / "steps.json"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run([sys.executable, os.path.join(HERE, "mirrored_steps.py"), str(out), *CASES], env=env,
-                          capture_output=True, text=True, timeout=1500)
+                          capture_output=True, text=True, timeout=3000)
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(out.read_text())
 

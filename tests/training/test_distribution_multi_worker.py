@@ -58,7 +58,7 @@ def _start_workers(output_dir, tfds_dir) -> list[subprocess.Popen]:
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
 
 
-def _finish(workers: list[subprocess.Popen], timeout: float = 600) -> None:
+def _finish(workers: list[subprocess.Popen], timeout: float = 1500) -> None:
     for w in workers:
         out, err = w.communicate(timeout=timeout)
         assert w.returncode == 0, err[-4000:]
@@ -71,7 +71,7 @@ def _alphas(output_dir) -> np.ndarray:
 def test_two_workers_search_as_one_device_and_a_killed_worker_resumes(tmp_path, tfds_dir):
     one = tmp_path / "one"
     done = subprocess.run(_command(one, tfds_dir, "default"), cwd=ROOT, env=_env(), capture_output=True, text=True,
-                          timeout=600)
+                          timeout=1500)
     assert done.returncode == 0, done.stderr[-4000:]
 
     two = tmp_path / "two"
