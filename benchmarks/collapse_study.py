@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -47,14 +46,9 @@ ROWS = {
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from tfnas.hardware.litert import device_identity  # noqa: E402  (the one CPU-model reader)
+
+    return device_identity()["cpu_model"]
 
 
 def run_search(row: str, seed: int, args: argparse.Namespace) -> dict:

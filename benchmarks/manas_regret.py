@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 
@@ -41,14 +40,9 @@ from tfnas.search.random import RandomSearch  # noqa: E402
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from tfnas.hardware.litert import device_identity  # noqa: E402  (the one CPU-model reader)
+
+    return device_identity()["cpu_model"]
 
 
 def run(searcher, evaluator, rounds: int) -> np.ndarray:

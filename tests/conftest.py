@@ -64,3 +64,19 @@ def _explicit_mixed_cell(cell, states, weights, make_op):
 def explicit_cell():
     """The unbatched mixed-cell reference (see _explicit_mixed_cell)."""
     return _explicit_mixed_cell
+
+
+def strided_choice_table(config, cost: dict, path: str, fixed_ms: float = 0.05) -> str:
+    """A HURRICANE device table (op -> ms from ``cost``) where only the four strided layers have a choice:
+    every other layer keeps the first op alone, which keeps supernets tiny. Saved to ``path``."""
+    from tfnas.hardware import latency_table as lt
+
+    ops = tuple(cost)
+    table = lt.LatencyTable.from_function(config, lambda p, op: cost[op], ops=ops, fixed_ms=fixed_ms)
+    strided = {p.key() for p in config.positions() if p.stride == 2}
+    for key, row in table.entries.items():
+        if key not in strided:
+            for op in ops[1:]:
+                del row[op]
+    table.save(path)
+    return path

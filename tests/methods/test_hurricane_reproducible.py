@@ -6,7 +6,6 @@ import os
 
 import tfnas  # noqa: F401
 
-from tfnas.hardware import latency_table as lt
 from tfnas.methods import hurricane as method
 from tfnas.spaces import hurricane
 
@@ -18,14 +17,9 @@ TIMES = ("wall_time_s", "training_time_s", "train_seconds", "search_seconds")
 
 def _table(path: str) -> str:
     """A device where only the four strided layers have a choice (keeps both supernets tiny)."""
-    table = lt.LatencyTable.from_function(CONFIG, lambda p, op: COST[op], ops=OPS, fixed_ms=0.05)
-    strided = {p.key() for p in CONFIG.positions() if p.stride == 2}
-    for key, row in table.entries.items():
-        if key not in strided:
-            for op in OPS[1:]:
-                del row[op]
-    table.save(path)
-    return path
+    from conftest import strided_choice_table
+
+    return strided_choice_table(CONFIG, {op: COST[op] for op in OPS}, path)
 
 
 def _without_times(value):

@@ -10,7 +10,6 @@ import pytest
 
 import tfnas  # noqa: F401
 
-from tfnas.hardware import latency_table as lt
 from tfnas.spaces import hurricane
 from tfnas.spaces.base import load_genotype
 
@@ -28,15 +27,9 @@ TINY = ["--resolution=32", "--width_multiplier=0.25", "--top_k=2", "--epochs=1",
 @pytest.fixture(scope="module")
 def table_path(tmp_path_factory):
     """A device where only the four strided layers have a choice (keeps both supernets tiny)."""
-    path = str(tmp_path_factory.mktemp("tables") / "table.json")
-    table = lt.LatencyTable.from_function(CONFIG, lambda p, op: COST[op], ops=OPS, fixed_ms=0.05)
-    strided = {p.key() for p in CONFIG.positions() if p.stride == 2}
-    for key, row in table.entries.items():
-        if key not in strided:
-            for op in OPS[1:]:
-                del row[op]
-    table.save(path)
-    return path
+    from conftest import strided_choice_table
+
+    return strided_choice_table(CONFIG, {op: COST[op] for op in OPS}, str(tmp_path_factory.mktemp("tables") / "table.json"))
 
 
 @pytest.fixture(autouse=True)

@@ -78,8 +78,8 @@ def result(output_dir: str, name: str) -> dict:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, tfds_dir):
     """A tiny HURRICANE device table, a NAS-Bench-201 genotype to train, the embedded data prepared once."""
+    from conftest import strided_choice_table
     from tfnas.data import load_image_data
-    from tfnas.hardware import latency_table as lt
     from tfnas.spaces import hurricane
     from tfnas.spaces.base import save_genotype
     from tfnas.spaces.nasbench201 import NasBench201Genotype
@@ -87,13 +87,7 @@ def inputs(tmp_path_factory, tfds_dir):
     root = tmp_path_factory.mktemp("inputs")
     load_image_data("mnist_embedded", tfds_dir)
     config = hurricane.HurricaneConfig(32, 0.25, input_channels=1, num_classes=10)
-    ops = ("mbconv_k3_e1", "shufflenet_k3")
-    table = lt.LatencyTable.from_function(config, lambda p, op: 0.01 if op == ops[0] else 0.03, ops=ops, fixed_ms=0.05)
-    strided = {p.key() for p in config.positions() if p.stride == 2}
-    for key, row in table.entries.items():
-        if key not in strided:
-            del row[ops[1]]
-    table.save(str(root / "table.json"))
+    strided_choice_table(config, {"mbconv_k3_e1": 0.01, "shufflenet_k3": 0.03}, str(root / "table.json"))
     save_genotype(NasBench201Genotype(("nor_conv_3x3", "skip_connect", "nor_conv_1x1", "avg_pool_3x3", "none",
                                        "nor_conv_3x3")), str(root / "genotype.json"))
     return {"table": str(root / "table.json"), "genotype": str(root / "genotype.json"), "tfds_dir": tfds_dir}
