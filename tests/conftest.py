@@ -80,3 +80,15 @@ def strided_choice_table(config, cost: dict, path: str, fixed_ms: float = 0.05) 
                 del row[op]
     table.save(path)
     return path
+
+
+@pytest.fixture
+def deterministic():
+    """Deterministic TF kernels for this test only (switched off afterwards: with it on, every op that
+    draws random numbers needs a seed, which later tests in the same process do not pass)."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    tf.config.experimental.enable_op_determinism()
+    yield
+    tf_config.disable_op_determinism()

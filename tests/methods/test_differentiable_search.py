@@ -24,14 +24,6 @@ def _config(out, tfds_dir, **kw) -> SearchConfig:
     return SearchConfig(**base)
 
 
-@pytest.fixture
-def deterministic():
-    tf.config.experimental.enable_op_determinism()
-    yield
-    tf.config.experimental.disable_op_determinism() if hasattr(tf.config.experimental, "disable_op_determinism") \
-        else None
-
-
 def test_search_writes_genotype_summary_and_tensorboard(tmp_path, tfds_dir):
     summary = run_differentiable_search(_config(tmp_path / "run", tfds_dir, method="darts", space="darts", layers=3))
     run = tmp_path / "run"

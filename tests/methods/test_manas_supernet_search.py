@@ -10,7 +10,6 @@ import os
 import pytest
 
 import tfnas  # noqa: F401
-import tensorflow as tf
 
 from tfnas.methods.manas import ManasConfig, run_manas_search
 from tfnas.spaces.base import load_genotype
@@ -41,14 +40,6 @@ def tags(logdir):
             for value in event.summary.value:
                 out.setdefault(value.tag, []).append(event.step)
     return out
-
-
-@pytest.fixture
-def deterministic():
-    tf.config.experimental.enable_op_determinism()
-    yield
-    if hasattr(tf.config.experimental, "disable_op_determinism"):
-        tf.config.experimental.disable_op_determinism()
 
 
 class Killed(Exception):

@@ -75,8 +75,7 @@ def test_darts_network_with_auxiliary_head_and_drop_path_trains_and_exports(tmp_
     np.testing.assert_allclose(run_tflite(facts["path"], x.numpy()), model(x).numpy(), rtol=1e-3, atol=1e-3)
 
 
-def test_interrupted_training_resumes_to_the_same_weights(tmp_path, tfds_dir):
-    tf.config.experimental.enable_op_determinism()
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, tfds_dir, deterministic):
     path = _genotype_file(tmp_path, nb201_space.NasBench201Genotype.from_arch_string(NB201_ARCH))
     straight = train_genotype(_config(tmp_path, "a", path, tfds_dir, epochs=2, steps_per_epoch=5))
     train_genotype(_config(tmp_path, "b", path, tfds_dir, epochs=1, steps_per_epoch=5))

@@ -238,7 +238,7 @@ def discretization_gap(config: BatsSearchConfig) -> dict[str, Any]:
     from tfnas.spaces.bats import derived_op_weights
 
     data = load_image_data(config.dataset, config.data_dir, config.image_size)
-    _, val_idx = data.search_split(config.train_portion, seed=config.seed)
+    _, val_idx = data.search_split(config.resolved_train_portion(), seed=config.seed)
     held_out = len(val_idx) > 0
     available = len(val_idx) if held_out else len(data.test_labels)
     n = min(available, DISCRETIZATION_IMAGES)
