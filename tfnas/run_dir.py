@@ -172,8 +172,11 @@ def check_is_directory(path: str) -> None:
 
 
 def _valid_history(data: Any) -> list[dict[str, Any]]:
-    """history.json must be a list of epoch records numbered 1, 2, ... (else it is a wrong-shape file)."""
-    if not isinstance(data, list) or any(not isinstance(h, dict) or h.get("epoch") != i + 1
-                                         for i, h in enumerate(data)):
+    """history.json must be a list of records numbered 1, 2, ...: per epoch (``epoch``), or per round
+    for a run that records rounds (``round``: MANAS); else it is a wrong-shape file."""
+    if not isinstance(data, list) or not all(isinstance(h, dict) for h in data):
         raise ValueError("not a list of epoch records numbered from 1")
+    key = "round" if data and "round" in data[0] else "epoch"
+    if any(h.get(key) != i + 1 for i, h in enumerate(data)):
+        raise ValueError(f"not a list of {key} records numbered from 1")
     return data
