@@ -10,6 +10,7 @@ import pytest
 
 import tfnas  # noqa: F401
 
+from conftest import read_trials
 from tfnas.spaces import hurricane
 from tfnas.spaces.base import load_genotype
 
@@ -63,10 +64,27 @@ def test_search_writes_genotype_space_summary_and_resumes(table_path, tmp_path):
     assert any(h["ops"][8] != "mbconv_k3_e1" or h["ops"][16] != "mbconv_k3_e1" for h in summary["history"])
     assert not any(h["ops"][8] != "mbconv_k3_e1" and h["ops"][16] != "mbconv_k3_e1" for h in summary["history"])
     assert os.listdir(os.path.join(out, "tensorboard", "search"))
+    # Every evaluated candidate is one HParams trial of one experiment, under its stage's folder: its stage and
+    # all 20 layers' ops as hparams, its accuracy and predicted latency as metrics.
+    trials = read_trials(os.path.join(out, "tensorboard", "trials"))
+    assert set(trials["experiment"]["hparams"]) == {"stage", *(hurricane.layer_name(i) for i in range(20))}
+    assert trials["experiment"]["metrics"] == ["trial/accuracy", "trial/predicted_latency_ms"]
+    expected = {}
+    for h in summary["history"]:
+        n = 1 + sum(key.startswith(h["stage"] + "/") for key in expected)
+        expected[f"{h['stage']}/{n:05d}"] = (f"{h['stage']}/{n}", h)
+    assert sorted(trials["trials"]) == sorted(expected)
+    for directory, trial in trials["trials"].items():
+        trial_id, h = expected[directory]
+        assert trial["id"] == trial_id
+        assert trial["hparams"] == {"stage": h["stage"], **{hurricane.layer_name(i): op for i, op in enumerate(h["ops"])}}
+        assert trial["metrics"] == pytest.approx({"trial/accuracy": h["accuracy"],
+                                                  "trial/predicted_latency_ms": h["predicted_latency_ms"]})
     # Re-running with the same output_dir resumes: nothing is trained or evaluated again.
     again = _run(f"--device_table={table_path}", f"--max_latency_ms={limit}", f"--output_dir={out}", *TINY)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.load(open(os.path.join(out, "search_summary.json")))["history"] == summary["history"]
+    assert read_trials(os.path.join(out, "tensorboard", "trials")) == trials  # no trial logged twice
     # Different settings in the same output_dir are refused (nothing is lost).
     changed = _run(f"--device_table={table_path}", "--max_latency_ms=0.5", f"--output_dir={out}", *TINY)
     # (a different limit is a different search)
