@@ -169,7 +169,8 @@ class FreshBinaries:
     def restore(self) -> None:
         self._forget()
         for name, flag in self._flags.items():
-            FLAGS[name] = flag
+            if name not in FLAGS:  # absl's own flags were never deleted
+                FLAGS[name] = flag
         for module, defined in self._by_module.items():
             registered = FLAGS.flags_by_module_dict().get(module, [])
             for flag in defined:
