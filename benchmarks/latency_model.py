@@ -42,8 +42,8 @@ def main() -> None:
     parser.add_argument("--table", required=True, help="table JSON (built here if missing, resumed if partial)")
     parser.add_argument("--table_runs", type=int, default=30, help="timed rounds per op when building the table")
     parser.add_argument("--statistic", default="min", choices=latency_table.STATISTICS)
-    parser.add_argument("--calibration_archs", type=int, default=8,
-                        help="networks (another seed) the table calibrates its scale on; 0: none")
+    parser.add_argument("--calibration_archs", type=int, default=16,
+                        help="networks (another seed) the table fits its calibration (scale and offset) on; 0: none")
     parser.add_argument("--passes", type=int, default=2,
                         help="measure every architecture in this many passes over all of them (spread in time) "
                              "and keep the best statistic: contention episodes on a shared machine then miss some")

@@ -24,5 +24,6 @@ FLUSH_MB = flags.DEFINE_list(
     "flush_mb", None, "Cache states each op is timed in: MiB of memory read before every timed run, as a "
     "comma-separated ladder (default: 0, 1/4, 1/2, 1, 2 and 4 times the CPU's last-level cache).")
 CALIBRATION_ARCHS = flags.DEFINE_integer(
-    "calibration_archs", 8, "Random whole networks measured after the table to fit its one calibration scale "
-    "(median measured / predicted); 0 skips calibration.")
+    "calibration_archs", 16, "Random whole networks measured after the table to fit its calibration "
+    "(measured = scale x predicted + offset, least squares in relative error; a scale alone below 6 networks); "
+    "0 skips calibration.")

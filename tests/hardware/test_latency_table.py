@@ -121,3 +121,31 @@ def test_measured_architecture_latency(measured_table):
     measured = lt.measure_architecture(genotype, 10, 1, num_runs=20, warmup_runs=2)
     assert 0 < measured.p5_ms <= measured.median_ms <= measured.p95_ms
     assert table.predict(genotype.ops) > 0
+
+
+def test_calibration_fits_scale_and_offset_and_falls_back_to_the_median_ratio():
+    rng = np.random.default_rng(0)
+    predicted = rng.uniform(0.2, 2.0, 16)
+    measured = 0.75 * predicted - 0.05
+    scale, offset = lt.fit_calibration(predicted, measured * (1 + rng.normal(0, 0.01, 16)))
+    assert scale == pytest.approx(0.75, rel=0.05) and offset == pytest.approx(-0.05, abs=0.02)
+    # too few networks for an offset: the median ratio alone
+    assert lt.fit_calibration(predicted[:4], measured[:4]) == (pytest.approx(np.median(measured[:4] / predicted[:4])), 0.0)
+    # the line through these would predict <= 0 for a network half the smallest one's size: the median ratio alone
+    steep = np.linspace(1.0, 2.0, 8)
+    assert lt.fit_calibration(steep, 1.0 * steep - 0.9) == (pytest.approx(np.median((steep - 0.9) / steep)), 0.0)
+    with pytest.raises(lt.LatencyTableError, match="positive"):
+        lt.fit_calibration([1.0, 0.0], [1.0, 1.0])
+
+
+def test_a_calibrated_table_predicts_scale_times_the_sum_plus_offset_and_old_tables_keep_their_scale(tmp_path):
+    ops = hurricane.random_genotype(np.random.default_rng(0), 32, 0.25).ops
+    table = _table()
+    raw = table.predict_uncalibrated(ops)
+    table.measurement["calibration"] = {"scale": 0.7, "offset_ms": -0.01}
+    assert table.predict(ops) == pytest.approx(0.7 * raw - 0.01)
+    path = str(tmp_path / "table.json")
+    table.save(path)
+    assert lt.LatencyTable.load(path, CONFIG).predict(ops) == pytest.approx(0.7 * raw - 0.01)
+    table.measurement["calibration"] = {"scale": 0.7}  # a table written before offsets were fitted
+    assert table.predict(ops) == pytest.approx(0.7 * raw)

@@ -184,11 +184,16 @@ class LatencyTable:
 
     @property
     def calibration_scale(self) -> float:
-        return float(self.measurement.get("calibration", {}).get("scale", 1.0))
+        return float((self.measurement.get("calibration") or {}).get("scale", 1.0))
+
+    @property
+    def calibration_offset_ms(self) -> float:
+        """The calibration's offset (0 for tables calibrated by a scale alone, before offsets were fitted)."""
+        return float((self.measurement.get("calibration") or {}).get("offset_ms", 0.0))
 
     def predict(self, ops: Sequence[str]) -> float:
         """Predicted latency (ms) of the architecture with one op per searchable layer (calibrated)."""
-        return self.calibration_scale * self.predict_uncalibrated(ops)
+        return self.calibration_scale * self.predict_uncalibrated(ops) + self.calibration_offset_ms
 
     def predict_uncalibrated(self, ops: Sequence[str]) -> float:
         """Fixed part + sum of the ops read off their cache curves, before the table's calibration scale."""
@@ -452,15 +457,15 @@ def typical_rest_bytes(table: LatencyTable, samples: int = 64, seed: int = 0) ->
 
 def build_table(space_or_profile: Any, path: str | None = None, ops: Sequence[str] | None = None,
                 num_threads: int = 1, num_runs: int = 30, warmup_runs: int = 5, statistic: str = "min",
-                flush_bytes: Sequence[int] | None = None, calibration_archs: int = 8,
+                flush_bytes: Sequence[int] | None = None, calibration_archs: int = 16,
                 log: Callable[[str], None] = print) -> LatencyTable:
     """Measure (or finish measuring) the table of a space geometry on this device; save after every position.
 
     ``flush_bytes`` is the ladder of cache states (default: ``flush_ladder``, 0 up to what the
     heaviest network of ``ops`` touches, at most 4x the last-level cache; a table extended later
     with heavier ops keeps its ladder and reads their coldest states at its top).
-    ``calibration_archs`` random whole networks (seed ``CALIBRATION_SEED``) are then measured and the
-    median ratio measured / predicted becomes the table's one calibration scale. With
+    ``calibration_archs`` random whole networks (seed ``CALIBRATION_SEED``) are then measured and a
+    scale and an offset fitted to them calibrate the table (``fit_calibration``). With
     ``path`` pointing at an existing table of the same geometry, thread count, statistic and device,
     only missing entries are measured (an interrupted build resumes; a finished one is returned as
     is). A table at ``path`` from another device or geometry is never mixed in: that is an error.
@@ -492,7 +497,7 @@ def build_table(space_or_profile: Any, path: str | None = None, ops: Sequence[st
     table.measurement["typical_rest_bytes"] = typical_rest_bytes(table)
     if calibration_archs > 0 and "calibration" not in table.measurement and set(ops) == set(profile.vocabulary):
         table.measurement["calibration"] = calibrate(table, calibration_archs,
-                                                     runs=max(table.measurement["num_runs"], 50), log=log)
+                                                     runs=max(table.measurement["num_runs"], 100), log=log)
     save()
     return table
 
@@ -607,27 +612,59 @@ def _time_missing(table: LatencyTable, ops: Sequence[str], models: dict[tuple[st
 CALIBRATION_SEED = 7919  # not the seed of benchmarks/latency_model.py: calibration and evaluation never share networks
 
 
-def calibrate(table: LatencyTable, num_archs: int, runs: int = 50, seed: int = CALIBRATION_SEED,
-              log: Callable[[str], None] = print) -> dict[str, Any]:
-    """One scale for the whole table: median of measured / predicted over random whole networks.
+MIN_ARCHS_FOR_OFFSET = 6  # below this the offset is too noisy to fit: a scale alone
 
-    What is left after the cache model is a device-wide bias (one-op models pay a little differently
-    for memory than a network does, e.g. through prefetching across layer boundaries); a single
-    median ratio corrects it without bending the ranking of architectures.
+
+def fit_calibration(predicted: Sequence[float], measured: Sequence[float]) -> tuple[float, float]:
+    """Scale and offset (ms) with measured ~= scale * predicted + offset, least squares in relative error.
+
+    The table sums one-op models, and each of them pays costs a whole network pays once or overlaps
+    (per-op dispatch, cache-line refills at layer boundaries): the sum over-predicts by a device-wide
+    factor plus a part that does not grow with the network, hence a scale and an offset. Relative
+    error is what the latency limit cares about (a 0.1 ms miss matters on a 0.2 ms network, not on a
+    20 ms one). With fewer than ``MIN_ARCHS_FOR_OFFSET`` networks, or where the fitted line would
+    predict a non-positive latency for a network half the size of the smallest one calibrated on (a
+    margin for networks smaller than the sample), the fit is the median ratio alone (offset 0).
+    """
+    p = np.asarray(predicted, dtype=np.float64)
+    m = np.asarray(measured, dtype=np.float64)
+    if len(p) != len(m) or len(p) == 0 or np.any(p <= 0) or np.any(m <= 0):
+        raise LatencyTableError("calibration needs one positive prediction and one positive measurement per network")
+    median_scale = float(np.median(m / p))
+    if len(p) < MIN_ARCHS_FOR_OFFSET:
+        return median_scale, 0.0
+    design = np.stack([p, np.ones_like(p)], axis=1) / m[:, None]
+    (scale, offset), *_ = np.linalg.lstsq(design, np.ones_like(p), rcond=None)
+    if scale <= 0 or scale * 0.5 * p.min() + offset <= 0:
+        return median_scale, 0.0
+    return float(scale), float(offset)
+
+
+def calibrate(table: LatencyTable, num_archs: int, runs: int = 100, seed: int = CALIBRATION_SEED,
+              log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Calibrate the table on ``num_archs`` random whole networks: ``fit_calibration`` of measured on predicted.
+
+    What is left after the cache model is device-wide (one-op models pay for memory and dispatch a
+    little differently than a network does, e.g. through prefetching across layer boundaries): one
+    increasing line corrects it without changing the ranking of architectures.
     """
     rng = np.random.default_rng(seed)
     statistic = table.measurement["statistic"]
-    ratios = []
+    predicted, measured_ms = [], []
     for _ in range(num_archs):
         ops = [cands[int(rng.integers(len(cands)))] for cands in (table.ops_at(i) for i in range(len(table.positions)))]
         measured = measure_network(table.profile.build_network(ops), table.num_threads, num_runs=runs,
                                    warmup_runs=5)
         keras.backend.clear_session()
-        ratios.append(measured.statistic(statistic) / table.predict_uncalibrated(ops))
-    scale = float(np.median(ratios))
-    log(f"calibration over {num_archs} networks: measured / predicted = {scale:.3f} "
-        f"(range {min(ratios):.3f}-{max(ratios):.3f})")
-    return {"scale": scale, "archs": num_archs, "seed": seed, "ratios": [float(r) for r in ratios]}
+        predicted.append(table.predict_uncalibrated(ops))
+        measured_ms.append(measured.statistic(statistic))
+    scale, offset = fit_calibration(predicted, measured_ms)
+    ratios = [m / p for m, p in zip(measured_ms, predicted)]
+    log(f"calibration over {num_archs} networks: measured = {scale:.3f} x predicted {offset:+.4f} ms "
+        f"(measured / predicted {min(ratios):.3f}-{max(ratios):.3f})")
+    return {"scale": scale, "offset_ms": offset, "archs": num_archs, "seed": seed, "runs": runs,
+            "ratios": [float(r) for r in ratios], "predicted_ms": [float(v) for v in predicted],
+            "measured_ms": [float(v) for v in measured_ms]}
 
 
 def touched_bytes_fixed(model: keras.Model) -> int:
