@@ -66,7 +66,8 @@ def main(argv: list[str]) -> None:
     print(json.dumps({"genotype": best["genotype"]["ops"], "accuracy": best["accuracy"],
                       "predicted_latency_ms": best["predicted_latency_ms"],
                       "measured_latency_ms": best["measured_latency_ms"], "training_time_s": summary["training_time_s"],
-                      "output_dir": common.OUTPUT_DIR.value}, indent=2))
+                      "output_dir": common.OUTPUT_DIR.value,
+                      **({"warnings": summary["warnings"]} if summary.get("warnings") else {})}, indent=2))
 
 
 if __name__ == "__main__":

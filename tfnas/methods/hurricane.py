@@ -326,6 +326,22 @@ def _write_candidate(writer: SummaryWriter, settings: SearchSettings) -> Callabl
     return on_result
 
 
+def near_chance_warnings(results: Sequence[StageResult], num_classes: int) -> list[str]:
+    """A warning per stage whose best candidate scores at most twice chance on the held-out images.
+
+    The evolution ranks candidates by the supernet's accuracy on them; when even the best is near
+    chance the supernet has not learned enough for that ranking to mean anything, and the search
+    was a random draw under the latency limit. At small budgets this happens: on mnist_embedded at
+    width 0.25 with 4 candidates per layer the supernet stays at chance for its first 500 steps,
+    although every fixed path learns within 150 (docs/BENCHMARKS.md, HURRICANE).
+    """
+    chance = 1.0 / num_classes
+    return [f"{r.name}: the best candidate scores {r.accuracy:.3f} on held-out images, near chance ({chance:.3f}): "
+            "the supernet has not learned enough to rank architectures, so this stage's pick is close to random; "
+            "raise --epochs (or --stage1_epochs / --stage2_epochs)"
+            for r in results if r.accuracy <= 2 * chance]
+
+
 def run_hurricane_search(config: HurricaneSearchConfig) -> dict[str, Any]:
     """Generate the device's space, run the one- or two-stage search, measure the best; resumable.
 
@@ -334,7 +350,7 @@ def run_hurricane_search(config: HurricaneSearchConfig) -> dict[str, Any]:
     result.json), genotype.json (the best architecture: it trains with binaries.train and exports
     with binaries.export), measured_latency.json, search_summary.json (best = {genotype,
     predicted_latency_ms, measured_latency_ms, accuracy}, the history of every evaluated candidate,
-    per-stage training and search times) and TensorBoard events under tensorboard/ (every evaluated
+    per-stage training and search times, ``warnings``: ``near_chance_warnings``) and TensorBoard events under tensorboard/ (every evaluated
     candidate is an HParams trial under tensorboard/trials/<stage>/, ``stage_trials``).
     """
     from tfnas.hardware import latency_table, space_generation
@@ -378,6 +394,9 @@ def run_hurricane_search(config: HurricaneSearchConfig) -> dict[str, Any]:
                 num_runs=config.num_runs, warmup_runs=config.warmup_runs).to_json()
             write_json(run_dir.file("measured_latency.json"), measured)
     statistic = table.measurement.get("statistic", "median")
+    warnings = near_chance_warnings(results, geometry.num_classes)
+    for warning in warnings:
+        logging.warning("%s", warning)
     summary = {
         "method": "hurricane", "space": hurricane.SPACE, "seed": settings.seed, "dataset": config.dataset,
         "wall_time_s": time.perf_counter() - start,
@@ -391,6 +410,7 @@ def run_hurricane_search(config: HurricaneSearchConfig) -> dict[str, Any]:
         "stages": [{k: v for k, v in r.to_json().items() if k != "history"} for r in results],
         "history": [h for r in results for h in r.history],
         "settings": settings.to_json(),
+        "warnings": warnings,
     }
     write_json(run_dir.file("search_summary.json"), summary)
     writer.text("best/genotype", json.dumps(genotype.to_json()), 0)
