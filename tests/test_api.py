@@ -100,6 +100,7 @@ def test_python_defaults_are_the_binarys_defaults():
     ({"benchmark": "nasbench201", "num_workers": 2}, FlagError, "--num_workers only apply to --executor=ray"),
     ({"benchmark": "nasbench201", "max_evaluations": 0}, ConfigError, "--max_evaluations must be positive"),
     ({"benchmark": "nasbench201", "pnas_surrogate": "gp"}, ConfigError, "--pnas_surrogate must be one of"),
+    ({"benchmark": "nasbench201", "train_data": "images"}, ConfigError, "benchmark='nasbench201'.*drop train_data"),
 ])
 def test_bad_settings_fail_before_anything_is_written(tmp_path, settings, error, message):
     with pytest.raises(error, match=message):
@@ -131,3 +132,15 @@ def test_a_real_search_trains_candidates_on_the_users_dataset(method, extra, tmp
     with pytest.raises(FlagError, match="Ray workers cannot load"):
         tfnas.search_architecture(method, train_data=train.batch(32), flip=False, executor="ray",
                                   output_dir=str(tmp_path / "ray"), **PNAS_CANDIDATES, **extra)
+
+
+def test_a_tabular_search_from_python_never_imports_tensorflow(tmp_path):
+    """(PNAS' predictors are Keras networks; random search and evolution need no TensorFlow.)"""
+    (tmp_path / "no_tf" / "tensorflow").mkdir(parents=True)
+    (tmp_path / "no_tf" / "tensorflow" / "__init__.py").write_text("raise ImportError('tensorflow was imported')\n")
+    code = ("import tfnas; r = tfnas.search_architecture('evolution', benchmark='nasbench201', max_evaluations=10, "
+            f"verbose=0, output_dir={str(tmp_path / 'evo')!r}); print(r.genotype.to_arch_string())")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "no_tf"), ROOT]))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == json.load(open(tmp_path / "evo" / "search_summary.json"))["best"]["arch"]

@@ -86,6 +86,9 @@ def _data_settings(settings: dict[str, Any], train_data, val_data, num_classes: 
         return settings
     if "dataset" in settings:
         raise ConfigError("pass either train_data (a tf.data.Dataset) or dataset=<name>, not both")
+    if settings.get("benchmark") is not None:
+        raise ConfigError(f"benchmark={settings['benchmark']!r} looks every architecture up in a table and trains "
+                          "nothing: drop train_data, or drop benchmark to train candidates on it")
     from tfnas.data import user_data
 
     flip = settings.pop("flip", True)
