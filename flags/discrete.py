@@ -168,10 +168,7 @@ def pnas_target_transform(tabular: bool) -> str:
 
 def config(method: str) -> DiscreteSearchConfig:
     """The flags as the DiscreteSearchConfig of ``method`` (random, evolution, pnas)."""
-    values = {name: flags.FLAGS[name].value for name in FLAG_NAMES}
-    table_choices = values.pop("table_choices")
-    return DiscreteSearchConfig(method=method, table_choices=None if table_choices is None else tuple(table_choices),
-                                **values)
+    return DiscreteSearchConfig(method=method, **{name: flags.FLAGS[name].value for name in FLAG_NAMES})
 
 
 FLAG_NAMES = tuple(f.name for f in dataclasses.fields(DiscreteSearchConfig) if f.name != "method")

@@ -144,3 +144,16 @@ def test_a_tabular_search_from_python_never_imports_tensorflow(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == json.load(open(tmp_path / "evo" / "search_summary.json"))["best"]["arch"]
+
+
+def test_a_search_of_the_users_own_table_returns_its_row(tmp_path):
+    table = tmp_path / "runs.csv"
+    table.write_text("depth,width,accuracy\n" + "".join(f"{d},{w},{80 + d + w / 16}\n" for d in (2, 4, 8)
+                                                        for w in (16, 32)))
+    result = tfnas.search_architecture("random", benchmark="table", benchmark_file=str(table),
+                                       table_choices=["depth", "width"], table_objective="accuracy",
+                                       max_evaluations=6, verbose=0, output_dir=str(tmp_path / "out"))
+    assert result.summary["table_best_feasible"] == 90.0 == result.summary["best"]["metrics"]["accuracy"]
+    assert result.genotype["space"] == "table" and result.genotype["arch"] == {"depth": "8", "width": "32"}
+    with pytest.raises(ConfigError, match="row of your own table"):
+        result.build_model(num_classes=10)
