@@ -15,24 +15,13 @@ import flags as flags_help
 from absl import app
 
 from binaries import _discrete
-from flags import common, discrete
-from tfnas.search.evolution import RegularizedEvolution
+from flags import common, discrete  # noqa: F401  (its flags)
 
 flags_help.show_in_help()
 
 
-def search():
-    s = _discrete.setup("regularized_evolution")
-    s.config.update(population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
-                    tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
-                    deduplicate=discrete.EVOLUTION_DEDUPLICATE.value,
-                    asynchronous=discrete.EVOLUTION_ASYNCHRONOUS.value)  # changes the result: a resume keeps it
-    searcher = RegularizedEvolution(s.space, s.metric, seed=common.SEED.value, mode=s.mode,
-                                    population_size=discrete.EVOLUTION_POPULATION_SIZE.value,
-                                    tournament_size=discrete.EVOLUTION_TOURNAMENT_SIZE.value,
-                                    deduplicate=discrete.EVOLUTION_DEDUPLICATE.value)
-    return _discrete.run(searcher, s, "regularized_evolution", _discrete.max_evaluations(),
-                         asynchronous=discrete.EVOLUTION_ASYNCHRONOUS.value)
+def search() -> dict:
+    return _discrete.search("evolution")
 
 
 main = _discrete.make_main(search)

@@ -15,16 +15,13 @@ import flags as flags_help
 from absl import app
 
 from binaries import _discrete
-from flags import common, discrete  # noqa: F401
-from tfnas.search.random import RandomSearch
+from flags import common, discrete  # noqa: F401  (its flags)
 
 flags_help.show_in_help()
 
 
-def search():
-    s = _discrete.setup("random")
-    searcher = RandomSearch(s.space, s.metric, seed=common.SEED.value, mode=s.mode)
-    return _discrete.run(searcher, s, "random", _discrete.max_evaluations())
+def search() -> dict:
+    return _discrete.search("random")
 
 
 main = _discrete.make_main(search)

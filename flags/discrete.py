@@ -8,10 +8,13 @@ tabular SMBO has its own, measured defaults (docs/METHODS.md).
 """
 from __future__ import annotations
 
+import dataclasses
+
 from absl import flags
 
-from flags import common  # noqa: F401  (every binary takes the common flags too)
+from flags import common, executor  # noqa: F401  (every discrete binary takes the common and executor flags too)
 from tfnas.benchmarks.nasbench201 import DEFAULT_FILE, OBJECTIVES
+from tfnas.configs.discrete import DiscreteSearchConfig, surrogate_kinds, target_transform
 
 # --- what is searched, and how it is judged ---------------------------------------------------------------
 BENCHMARK = flags.DEFINE_enum(
@@ -151,18 +154,22 @@ CANDIDATE_AUGMENT = flags.DEFINE_bool(
     "candidate_augment", True, "Real mode: random crop (and flip where labels allow) while training candidates.")
 
 
-# --- mode-dependent defaults ----------------------------------------------------------------------------------------
-REAL_MODE_SURROGATE, TABULAR_SURROGATE = "both", "mlp"
-REAL_MODE_TARGET_TRANSFORM, TABULAR_TARGET_TRANSFORM = "minmax", "rank"
-
-
+# --- mode-dependent defaults (tfnas.configs.discrete decides them) -------------------------------------------------
 def pnas_surrogate_kinds(tabular: bool) -> tuple[str, ...]:
     """--pnas_surrogate as predictor kinds: the paper's LSTM + MLP ensembles in real mode, the
     measured MLP ensemble in tabular mode, unless the flag is given."""
-    value = PNAS_SURROGATE.value or (TABULAR_SURROGATE if tabular else REAL_MODE_SURROGATE)
-    return ("lstm", "mlp") if value == "both" else (value,)
+    return surrogate_kinds(PNAS_SURROGATE.value, tabular)
 
 
 def pnas_target_transform(tabular: bool) -> str:
     """--pnas_target_transform: the paper's regression (minmax) in real mode, rank in tabular mode."""
-    return PNAS_TARGET_TRANSFORM.value or (TABULAR_TARGET_TRANSFORM if tabular else REAL_MODE_TARGET_TRANSFORM)
+    return target_transform(PNAS_TARGET_TRANSFORM.value, tabular)
+
+
+def config(method: str) -> DiscreteSearchConfig:
+    """The flags as the DiscreteSearchConfig of ``method`` (random, evolution, pnas)."""
+    return DiscreteSearchConfig(method=method, **{name: flags.FLAGS[name].value for name in FLAG_NAMES})
+
+
+FLAG_NAMES = tuple(f.name for f in dataclasses.fields(DiscreteSearchConfig) if f.name != "method")
+"""Every setting of a discrete search is the flag of the same name (flags.common, flags.executor and these)."""

@@ -18,14 +18,16 @@ without them ``dataset`` names a tfds dataset, ``folder:<root>`` or an embedded 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any, Callable
 
 from tfnas.errors import ConfigError
 
-SEARCH_METHODS = ("single_darts", "darts", "bats", "hurricane", "vitas", "manas")
-"""Methods ``search_architecture`` runs in this process. The discrete searches (random, evolution, PNAS) run from
-their binaries (binaries.search_random / search_evolution / search_pnas) in this version."""
+SEARCH_METHODS = ("single_darts", "darts", "bats", "hurricane", "vitas", "manas", "random", "evolution", "pnas")
+"""Methods ``search_architecture`` runs: each is binaries.search_<method> (``evolution``: regularized evolution;
+``random`` / ``evolution`` / ``pnas`` search a table with ``benchmark="nasbench201"`` or ``"table"``, or train PNAS
+cells on ``train_data`` / ``dataset`` without it)."""
 
 
 @dataclasses.dataclass
@@ -51,6 +53,9 @@ class SearchResult:
         """
         from tfnas.training.child_networks import build_child, network_builder
 
+        if isinstance(self.genotype, dict):
+            raise ConfigError(f"{self.genotype_path} is a row of your own table ({self.genotype.get('space')!r}): "
+                              "tfnas has no network for it; build it from its choices yourself")
         binary = (self.method == "bats") if binary is None else binary
         builder = network_builder(self.genotype.SPACE, binary)
         if input_shape is None:
@@ -81,6 +86,9 @@ def _data_settings(settings: dict[str, Any], train_data, val_data, num_classes: 
         return settings
     if "dataset" in settings:
         raise ConfigError("pass either train_data (a tf.data.Dataset) or dataset=<name>, not both")
+    if settings.get("benchmark") is not None:
+        raise ConfigError(f"benchmark={settings['benchmark']!r} looks every architecture up in a table and trains "
+                          "nothing: drop train_data, or drop benchmark to train candidates on it")
     from tfnas.data import user_data
 
     flip = settings.pop("flip", True)
@@ -135,8 +143,12 @@ def _search_job(method: str, settings: dict[str, Any]) -> tuple[Any, Callable[[A
 
         return _config(ManasConfig, settings), run_manas_search
     if method in ("random", "evolution", "pnas"):
-        raise ConfigError(f"tfnas.search_architecture({method!r}) is not in the Python API yet; run "
-                          f"python -m binaries.search_{method} (same settings as flags)")
+        from tfnas.configs.discrete import DiscreteSearchConfig
+
+        def run(config):
+            from tfnas.methods.discrete_search import run_discrete_search
+            return run_discrete_search(config)
+        return _config(DiscreteSearchConfig, settings, method=method), run
     raise ConfigError(f"unknown method {method!r}; choose one of {', '.join(SEARCH_METHODS)}")
 
 
@@ -147,13 +159,22 @@ def search_architecture(method: str, *, train_data=None, val_data=None, **settin
     ``dataset=<name>``; the search cuts its own held-out part from ``train_data`` (``train_portion``),
     ``val_data`` is what it reports test accuracy on. ``flip=False`` for images that a horizontal
     flip changes the meaning of. Returns the genotype, the summary and the output directory.
+
+    The discrete searches (random, evolution, pnas) look every architecture up in a table with
+    ``benchmark="nasbench201"`` (or ``"table"`` and ``benchmark_file=``, your own); without it each
+    candidate is a PNAS cell network trained on ``train_data`` and scored on its held-out
+    ``candidate_validation_portion`` (``val_data`` is not used). ``max_evaluations`` is their budget.
     """
     from tfnas.spaces.base import load_genotype
 
     config, run = _search_job(method, _data_settings(dict(settings), train_data, val_data))
     summary = run(config)
     output_dir = os.path.abspath(config.output_dir)
-    return SearchResult(method, output_dir, load_genotype(os.path.join(output_dir, "genotype.json")), summary)
+    path = os.path.join(output_dir, "genotype.json")
+    if getattr(config, "benchmark", None) == "table":  # a row of the user's own table: plain JSON, no network
+        with open(path) as f:
+            return SearchResult(method, output_dir, json.load(f), summary)
+    return SearchResult(method, output_dir, load_genotype(path), summary)
 
 
 def train(genotype, *, train_data=None, val_data=None, **settings) -> TrainResult:
