@@ -157,3 +157,21 @@ def test_a_search_of_the_users_own_table_returns_its_row(tmp_path):
     assert result.genotype["space"] == "table" and result.genotype["arch"] == {"depth": "8", "width": "32"}
     with pytest.raises(ConfigError, match="row of your own table"):
         result.build_model(num_classes=10)
+
+
+def test_a_real_search_trains_its_candidates_at_image_size(tmp_path, monkeypatch):
+    import tfnas.data as data_lib
+
+    sizes, load = [], data_lib.load_image_data
+
+    def spy(dataset, data_dir=None, image_size=None, **kwargs):
+        data = load(dataset, data_dir, image_size=image_size, **kwargs)
+        sizes.append(data.image_shape)
+        return data
+
+    monkeypatch.setattr(data_lib, "load_image_data", spy)
+    result = tfnas.search_architecture("random", dataset="mnist_embedded", image_size=12, max_evaluations=1,
+                                       output_dir=str(tmp_path / "random"), **PNAS_CANDIDATES)
+    assert sizes == [(12, 12, 1)] and result.summary["num_evaluated"] == 1
+    with open(tmp_path / "random" / "run_config.json") as f:
+        assert json.load(f)["image_size"] == 12

@@ -110,6 +110,7 @@ class DiscreteSearchConfig:
     data_dir: str | None = None
     batch_size: int = 64
     steps_per_epoch: int | None = None
+    image_size: int | None = None  # real mode: candidates train on images resized to this (tabular: unused)
     # --- the run
     seed: int = 0
     verbose: int = 2
@@ -170,7 +171,7 @@ class DiscreteSearchConfig:
                               "pnas_blocks", "pnas_beam_size", "pnas_initial_cells", "smbo_batch_size",
                               "smbo_initial_size", "pnas_ensemble_size", "pnas_surrogate_units",
                               "pnas_surrogate_epochs", "pnas_surrogate_refit_epochs", "pnas_epochs_per_candidate",
-                              "pnas_cells", "batch_size", "steps_per_epoch", "num_workers"))
+                              "pnas_cells", "batch_size", "steps_per_epoch", "num_workers", "image_size"))
         if self.pnas_filters < 2:
             raise ConfigError(f"--pnas_filters must be at least 2, got {self.pnas_filters}")
         if not 0.0 <= self.pnas_surrogate_refit_new_fraction <= 0.99:

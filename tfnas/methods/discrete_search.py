@@ -116,7 +116,7 @@ def _real_setup(config: DiscreteSearchConfig, recorded: dict[str, Any]) -> Setup
         augment=config.candidate_augment, seed=config.seed, verbose=config.verbose)
     spec = EvaluatorSpec("tfnas.search.training_evaluator:pnas_training_evaluator", dict(
         dataset=config.dataset, data_dir=config.data_dir, cells_per_stage=n, filters=f, cell_output=cell_output,
-        training=dataclasses.asdict(training)))
+        training=dataclasses.asdict(training), image_size=config.image_size))
     if config.executor == "inprocess":
         evaluator = spec.build()
     else:  # workers train, not this process; it only checks (and prepares, once) the dataset they load
@@ -132,6 +132,8 @@ def _real_setup(config: DiscreteSearchConfig, recorded: dict[str, Any]) -> Setup
         evaluator = None
     recorded.update(dataset=config.dataset, blocks=config.pnas_blocks, cells=n, filters=f, cell_output=cell_output,
                     candidate=dataclasses.asdict(training))
+    if config.image_size is not None:  # recorded only when given: runs from before it was honoured still resume
+        recorded["image_size"] = config.image_size
     progressive = config.method == "pnas"
     space = None if progressive else pnas.fixed_size_space(config.pnas_blocks)
     return Setup(False, evaluator, spec, TrainingEvaluator.metric, space,

@@ -151,13 +151,15 @@ def add_kernel_l2(model: "keras.Model", weight_decay: float) -> None:
 
 
 def pnas_training_evaluator(dataset: str, data_dir: str | None, cells_per_stage: int, filters: int,
-                            training: dict[str, Any], cell_output: str | None = None) -> TrainingEvaluator:
+                            training: dict[str, Any], cell_output: str | None = None,
+                            image_size: int | None = None) -> TrainingEvaluator:
     """A ``TrainingEvaluator`` of PNAS child networks from plain settings: the factory of the discrete
-    binaries' real mode, in their own process and in every parallel worker (``EvaluatorSpec``)."""
+    binaries' real mode, in their own process and in every parallel worker (``EvaluatorSpec``);
+    ``image_size`` resizes the dataset's images (None: their own size)."""
     from tfnas.data import load_image_data
     from tfnas.spaces import pnas
 
-    data = load_image_data(dataset, data_dir)
+    data = load_image_data(dataset, data_dir, image_size=image_size)
 
     def build(arch: Architecture, num_classes: int, input_shape):
         options = {} if cell_output is None else {"cell_output": cell_output}
