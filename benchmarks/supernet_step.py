@@ -8,7 +8,7 @@ tensors of CIFAR-10's shape (the figure is compute, not data loading).
 Usage:
   python benchmarks/supernet_step.py [--steps 3] [--batch_size 64] [--layers 8] [--init_channels 16]
       [--no_checkpoint] [--method darts|single_darts] [--order 1|2]
-      [--mixed_precision float32|mixed_bfloat16|mixed_float16]
+      [--mixed_precision float32|mixed_bfloat16|mixed_float16] [--graph_optimization full|light]
 Last line: one JSON object with s_per_step, peak_rss_mib, first_step_s and the configuration.
 """
 from __future__ import annotations
@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--method", choices=["darts", "single_darts"], default="darts")
     parser.add_argument("--order", type=int, choices=[1, 2], default=1)
     parser.add_argument("--mixed_precision", choices=POLICIES, default="float32")
+    parser.add_argument("--graph_optimization", choices=["full", "light"], default="full",
+                        help="light: Grappler's rewrites off while the step is traced and first run")
     args = parser.parse_args()
 
     tf.random.set_seed(0)
@@ -64,6 +66,8 @@ def main() -> None:
         model.compile(optimizer=tf.keras.optimizers.SGD(0.025, momentum=0.9))
         model.build_optimizers()
     step = tf.function(model.train_step)
+    if args.graph_optimization == "light":
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
     t0 = time.time()
     step(data)["loss"].numpy()
     first_step_s = time.time() - PROCESS_START
@@ -80,7 +84,8 @@ def main() -> None:
         "first_call_s": round(first_call_s, 1),
         "config": {"method": args.method, "order": args.order, "layers": args.layers,
                    "init_channels": args.init_channels, "batch_size": b, "image_size": s,
-                   "checkpoint": not args.no_checkpoint, "mixed_precision": args.mixed_precision, "params": supernet.count_params(),
+                   "checkpoint": not args.no_checkpoint, "mixed_precision": args.mixed_precision,
+                   "graph_optimization": args.graph_optimization, "params": supernet.count_params(),
                    "cpu_count": os.cpu_count(), "tensorflow": tf.__version__},
     }
     print(json.dumps(result))
