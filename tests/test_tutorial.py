@@ -74,6 +74,9 @@ REAL_TINY = {"search_random": PNAS_CANDIDATES, "search_evolution": PNAS_CANDIDAT
              "search_pnas": {**PNAS_CANDIDATES, **PNAS_SURROGATE, "max_evaluations": 4}}
 BUILD_TABLE_TINY = {"table_ops": "mbconv_k3_e1", "num_runs": 1, "warmup_runs": 0, "calibration_archs": 0,
                     "flush_mb": 0}
+# Module constants with no flag, set for the whole chapter: the BATS search's discretisation gap on two
+# batches of 64 held-out images (1,024 in batches of 256 otherwise: three eager passes over them)
+TINY_CONSTANTS = {"tfnas.methods.bats": {"DISCRETIZATION_IMAGES": 128, "DISCRETIZATION_BATCH": 64}}
 TRAIN_TINY = {  # by the genotype's space (what the searches' tiny networks were checked with)
     "nasbench201": {"layers": 1, "init_channels": 4, "image_size": 16},
     "darts": {"layers": 3, "init_channels": 4, "image_size": 16, "auxiliary": False},
@@ -275,6 +278,9 @@ def _check(command: Command, out: str, written: dict) -> None:
 @pytest.mark.parametrize("chapter", TUTORIAL_CHAPTERS, ids=[c.title.split(":")[0] for c in TUTORIAL_CHAPTERS])
 def test_the_chapter_runs_in_its_tiny_form(chapter, binaries_here, tmp_path, tfds_dir, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the chapter's relative paths (runs/...) land here
+    for module_name, constants in TINY_CONSTANTS.items():
+        for name, value in constants.items():
+            monkeypatch.setattr(importlib.import_module(module_name), name, value)
     written = {"genotypes": {}, "models": {}, "exported": set()}
     for command in chapter.commands:
         space = None

@@ -24,18 +24,20 @@ GENOTYPE = bats_space.BatsGenotype(
             ("avg_pool_3x3", 1), ("dil_group_conv_3x3", 3), ("max_pool_3x3", 2), ("skip_connect", 4)),
     reduce=(("group_conv_3x3", 0), ("dil_group_conv_3x3", 1), ("skip_connect", 0), ("dil_group_conv_5x5", 2),
             ("max_pool_3x3", 1), ("group_conv_5x5", 3), ("avg_pool_3x3", 2), ("skip_connect", 1)))
-IMAGE_SIZE = 16
+IMAGE_SIZE = 12  # 12 -> 6 -> 3 px cells: the export and its checks do not depend on the image size
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tfds_dir):
     """A BATS network at a deployable width (64 channels: grouped convs of 2 x 32) trained briefly with
-    the two-stage binary recipe through train_genotype, as binaries.train --binary runs it."""
+    the two-stage binary recipe through train_genotype, as binaries.train --binary runs it. 60 steps at
+    12 px learn enough to tell agreement from noise (accuracy 0.50, chance 0.1); what the export checks
+    depend on is the width, not the image size."""
     root = tmp_path_factory.mktemp("lce")
     genotype_path = str(root / "genotype.json")
     save_genotype(GENOTYPE, genotype_path)
     config = TrainConfig(output_dir=str(root / "train"), genotype=genotype_path, dataset="mnist_embedded",
-                         data_dir=tfds_dir, image_size=IMAGE_SIZE, batch_size=32, epochs=2, steps_per_epoch=40,
+                         data_dir=tfds_dir, image_size=IMAGE_SIZE, batch_size=32, epochs=2, steps_per_epoch=30,
                          layers=3, init_channels=64, auxiliary=False, drop_path=0.0, cutout=0, optimizer="adam",
                          learning_rate=2e-3, weight_decay=0.0, binary=True, verbose=0)
     summary = train_genotype(config)
@@ -45,23 +47,31 @@ def trained(tmp_path_factory, tfds_dir):
 
 
 @pytest.fixture(scope="module")
+def keras_logits(trained):
+    """The rebuilt Keras model's logits on the 1,000 test images (predicted once, read by two tests)."""
+    _, model, x, _ = trained
+    return model.predict(x, verbose=0)
+
+
+@pytest.fixture(scope="module")
 def exported(trained, tmp_path_factory):
     summary, model, _, _ = trained
     path = str(tmp_path_factory.mktemp("lce_out") / "model_lce.tflite")
-    facts = export_model_dir(summary["model_dir"], "lce", path)
+    # the model directory's export, of the model rebuilt from it above (not rebuilt a third time)
+    facts = export_model_dir(summary["model_dir"], "lce", path, load_model=lambda model_dir: model)
     with open(path, "rb") as f:
         return facts, f.read()
 
 
-def test_rebuilt_model_is_the_trained_one(trained):
-    summary, model, x, y = trained
-    accuracy = float(np.mean(np.argmax(model.predict(x, verbose=0), -1) == y))
+def test_rebuilt_model_is_the_trained_one(trained, keras_logits):
+    summary, _, _, y = trained
+    accuracy = float(np.mean(np.argmax(keras_logits, -1) == y))
     # A binary network's sign() turns float summation-order noise (thread scheduling in the conv
     # kernels) into a flipped bit now and then, so one or two of the 1,000 test images may change class
     # between two evaluations of the very same weights (CI saw 0.637 vs 0.638). A model rebuilt wrong
     # (missing weights, wrong scaling) is off by far more than 3 images.
     assert accuracy == pytest.approx(summary["test_accuracy"], abs=0.003)
-    # it learned something (chance is 0.1; measured 0.63), so the agreement test below is not about noise
+    # it learned something (chance is 0.1; measured 0.50), so the agreement test below is not about noise
     assert accuracy > 0.3
 
 
@@ -87,10 +97,10 @@ def test_binary_file_is_at_least_8x_smaller_than_float(trained, exported, tmp_pa
     assert float_facts["size_bytes"] >= 8 * len(flatbuffer) == 8 * facts["size_bytes"]
 
 
-def test_lce_interpreter_agrees_with_keras(trained, exported):
-    _, model, x, _ = trained
+def test_lce_interpreter_agrees_with_keras(trained, keras_logits, exported):
+    _, _, x, _ = trained
     _, flatbuffer = exported
-    keras_class = np.argmax(model.predict(x, verbose=0), -1)
+    keras_class = np.argmax(keras_logits, -1)
     lce_class = np.argmax(lce.run_lce(flatbuffer, x), -1)
     assert len(x) == 1000
     assert np.mean(keras_class == lce_class) >= 0.99

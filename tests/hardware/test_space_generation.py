@@ -17,9 +17,10 @@ OPS = ("shufflenet_k3", "shufflenet_k7", "shuffle_xception", "mbconv_k3_e1", "mb
 
 @pytest.fixture(scope="module")
 def macs():
-    # MACs are device-independent: count them once and share them between the tables below.
-    return {(p.key(), op): mobile_ops.op_macs(op, p.in_shape, p.out_channels, p.stride)
-            for p in CONFIG.positions() for op in OPS}
+    # MACs are device-independent: count them once and share them between the tables below. Layers
+    # with equal keys are the same workload (tables store one entry per key), so each key is counted once.
+    unique = {p.key(): p for p in CONFIG.positions()}.values()
+    return {(p.key(), op): mobile_ops.op_macs(op, p.in_shape, p.out_channels, p.stride) for p in unique for op in OPS}
 
 
 def _table(macs, per_mmac_ms: float, overhead_ms: dict[str, float], threads: int = 1) -> lt.LatencyTable:

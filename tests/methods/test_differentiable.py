@@ -1,6 +1,8 @@
 """Single-DARTS and DARTS train steps on the real embedded data, tiny supernets."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -28,36 +30,71 @@ def _model(kind: str, space: str, order: int = 1, **kwargs):
     return model
 
 
+def _train_batch(mnist):
+    """The training batch every shared step (and the tests comparing against it) uses."""
+    return _batch(mnist, 0)
+
+
+@dataclasses.dataclass
+class _Step:
+    """A fresh model's gradients on the training batch and one train step on it, as numpy copies."""
+
+    model: keras.Model
+    initial_weights: list  # the supernet's weights before anything ran
+    w_grads: list  # gradients at the initial weights, training batch (before the step)
+    a_grads: list
+    alphas_before: list
+    alphas_after: list
+    weight_before: np.ndarray  # the first weight variable
+    weight_after: np.ndarray
+    loss: float
+
+
+@pytest.fixture(scope="module")
+def stepped(mnist):
+    """``stepped(kind, space, order)``: one train step of a fresh seeded model on the training batch
+    (``_train_batch``) and 16 validation images from 100 on, taken once per configuration and read by
+    every test that checks that same step (tracing a supernet step is most of each test's time)."""
+    cache: dict[tuple, _Step] = {}
+
+    def get(kind: str, space: str, order: int = 1) -> _Step:
+        if (kind, space, order) not in cache:
+            model = _model(kind, space, order)
+            initial = model.supernet.get_weights()
+            train, val = _train_batch(mnist), _batch(mnist, 100)
+            _, _, w_grads, a_grads = model._forward_backward(*train)
+            numpy = lambda ts: [None if t is None else t.numpy().copy() for t in ts]  # noqa: E731
+            alphas_before = numpy(model.supernet.arch_variables)
+            weight_before = model.supernet.weight_variables[0].numpy().copy()
+            logs = tf.function(model.train_step)(train if kind == "single" else (train, val))
+            cache[(kind, space, order)] = _Step(
+                model, initial, numpy(w_grads), numpy(a_grads), alphas_before, numpy(model.supernet.arch_variables),
+                weight_before, model.supernet.weight_variables[0].numpy().copy(), float(logs["loss"]))
+        return cache[(kind, space, order)]
+
+    return get
+
+
 @pytest.mark.parametrize("space", ["darts", "nasbench201"])
 @pytest.mark.parametrize("kind, order", [("single", 1), ("darts", 1), ("darts", 2)])
-def test_architecture_gradients_are_nonzero_and_the_step_moves_alpha(mnist, space, kind, order):
-    model = _model(kind, space, order)
-    train, val = _batch(mnist, 0), _batch(mnist, 100)
-    _, _, w_grads, a_grads = model._forward_backward(*train)
-    for g in a_grads:
-        assert float(tf.reduce_max(tf.abs(g))) > 0.0
-    assert sum(float(tf.reduce_sum(tf.abs(g))) for g in w_grads if g is not None) > 0.0
-    before = [v.numpy().copy() for v in model.supernet.arch_variables]
-    weights_before = model.supernet.weight_variables[0].numpy().copy()
-    data = train if kind == "single" else (train, val)
-    logs = tf.function(model.train_step)(data)
-    assert np.isfinite(float(logs["loss"]))
-    for b, v in zip(before, model.supernet.arch_variables):
-        assert np.abs(v.numpy() - b).max() > 0.0
-    assert np.abs(model.supernet.weight_variables[0].numpy() - weights_before).max() > 0.0
+def test_architecture_gradients_are_nonzero_and_the_step_moves_alpha(stepped, space, kind, order):
+    step = stepped(kind, space, order)
+    for g in step.a_grads:
+        assert float(np.max(np.abs(g))) > 0.0
+    assert sum(float(np.sum(np.abs(g))) for g in step.w_grads if g is not None) > 0.0
+    assert np.isfinite(step.loss)
+    for b, v in zip(step.alphas_before, step.alphas_after):
+        assert np.abs(v - b).max() > 0.0
+    assert np.abs(step.weight_after - step.weight_before).max() > 0.0
 
 
-def test_single_darts_updates_alpha_from_the_gradient_of_the_same_batch(mnist):
+def test_single_darts_updates_alpha_from_the_gradient_of_the_same_batch(stepped):
     """Adam's first step moves each alpha by about -lr * sign(g + decay * alpha), g taken before any update."""
-    model = _model("single", "nasbench201")
-    batch = _batch(mnist, 0, 32)
-    _, _, _, (g,) = model._forward_backward(*batch)
-    alpha = model.supernet.arch_variables[0]
-    expected = -np.sign(g.numpy() + model.arch_weight_decay * alpha.numpy())
-    before = alpha.numpy().copy()
-    tf.function(model.train_step)(batch)
-    moved = np.sign(alpha.numpy() - before)
-    significant = np.abs(g.numpy()) > 1e-6
+    step = stepped("single", "nasbench201")
+    (g,), (before,), (after,) = step.a_grads, step.alphas_before, step.alphas_after
+    expected = -np.sign(g + step.model.arch_weight_decay * before)
+    moved = np.sign(after - before)
+    significant = np.abs(g) > 1e-6
     assert significant.sum() > 10
     assert (moved[significant] == expected[significant]).mean() == 1.0
 
@@ -106,12 +143,9 @@ def test_finite_difference_hessian_vector_product_matches_autodiff(mnist):
     np.testing.assert_allclose(fd, exact, rtol=0.05, atol=0.02 * np.abs(exact).max())
 
 
-def test_second_order_step_runs_and_differs_from_first_order(mnist):
-    train, val = _batch(mnist, 0), _batch(mnist, 100)
-    first, second = _model("darts", "nasbench201", 1), _model("darts", "nasbench201", 2)
-    tf.function(first.train_step)((train, val))
-    tf.function(second.train_step)((train, val))
-    a1, a2 = first.supernet.arch_variables[0].numpy(), second.supernet.arch_variables[0].numpy()
+def test_second_order_step_runs_and_differs_from_first_order(stepped):
+    # the same seeded model and batches, one step of each order
+    a1, a2 = stepped("darts", "nasbench201", 1).alphas_after[0], stepped("darts", "nasbench201", 2).alphas_after[0]
     assert np.all(np.isfinite(a2)) and not np.allclose(a1, a2)
 
 
@@ -127,11 +161,12 @@ def test_sigmoid_activation_scores_ops_independently():
     np.testing.assert_allclose(w[0] / w[1], np.exp(2.0), rtol=1e-5)
 
 
-def test_virtual_step_is_the_weight_optimizers_real_next_step_momentum_included(mnist):
+def test_virtual_step_is_the_weight_optimizers_real_next_step_momentum_included(stepped, mnist):
     """Second-order DARTS' w' = w - lr * (momentum term + g + decay * w): the optimizer's own next step."""
-    model = _model("darts", "nasbench201", 2)
-    train, val = _batch(mnist, 0), _batch(mnist, 100)
-    tf.function(model.train_step)((train, val))  # one real step: the momentum slots are no longer zero
+    # after one real step the momentum slots are no longer zero (this test moves the shared model's
+    # weights; the other tests read the numpy copies the fixture took)
+    model = stepped("darts", "nasbench201", 2).model
+    train = _train_batch(mnist)
     weights, optimizer = model.supernet.weight_variables, model.optimizer
     state_before = [v.numpy().copy() for v in optimizer.variables]
     w0 = [v.numpy().copy() for v in weights]
@@ -165,19 +200,18 @@ def test_second_order_refuses_an_optimizer_whose_state_it_cannot_restore():
 
 
 @pytest.mark.parametrize("space", ["darts", "nasbench201"])
-def test_bfloat16_architecture_gradient_agrees_in_sign_with_float32(mnist, space):
+def test_bfloat16_architecture_gradient_agrees_in_sign_with_float32(stepped, mnist, space):
     from tfnas.training.precision import precision_policy
 
-    models = {}
-    for policy in ("float32", "mixed_bfloat16"):
-        with precision_policy(policy):
-            models[policy] = _model("single", space)
-    models["mixed_bfloat16"].supernet.set_weights(models["float32"].supernet.get_weights())
-    cells = [l for l in models["mixed_bfloat16"].supernet._flatten_layers() if isinstance(l, MixedCell)]
+    float32 = stepped("single", space)  # its gradient at the initial weights, on the same training batch
+    with precision_policy("mixed_bfloat16"):
+        bf16 = _model("single", space)
+    bf16.supernet.set_weights(float32.initial_weights)
+    cells = [l for l in bf16.supernet._flatten_layers() if isinstance(l, MixedCell)]
     assert cells and all(c.compute_dtype == "bfloat16" for c in cells)  # the cells really run in bfloat16
-    batch = _batch(mnist, 0, 32)
-    grads = {p: np.concatenate([g.numpy().ravel() for g in m._forward_backward(*batch)[3]]) for p, m in models.items()}
-    assert all(v.dtype == tf.float32 for v in models["mixed_bfloat16"].supernet.arch_variables)
+    grads = {"float32": np.concatenate([g.ravel() for g in float32.a_grads]),
+             "mixed_bfloat16": np.concatenate([g.numpy().ravel() for g in bf16._forward_backward(*_train_batch(mnist))[3]])}
+    assert all(v.dtype == tf.float32 for v in bf16.supernet.arch_variables)
     significant = np.abs(grads["float32"]) > 0.1 * np.abs(grads["float32"]).max()
     assert significant.sum() >= 10
     agree = np.sign(grads["float32"][significant]) == np.sign(grads["mixed_bfloat16"][significant])
