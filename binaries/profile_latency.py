@@ -5,7 +5,9 @@
         --num_threads=1 --output=tables/this_cpu_32px.json
 
 --tflite prints JSON with median, p5, p10, p95, mean, std, min, max (ms), runs, threads, LiteRT
-version and the device (CPU model, cores, machine). --build_table measures every candidate op at
+version and the device (CPU model, cores, machine); a binary model exported with --format=lce has
+Larq Compute Engine's custom ops, which stock LiteRT cannot run, and is timed in LCE's interpreter
+(its fast kernels are ARM ones: on x86 it runs portable code). --build_table measures every candidate op at
 every layer position of the space as a one-op TFLite model (see tfnas/hardware/latency_table.py)
 and writes the table after each position, so an interrupted build resumes when re-run.
 """
@@ -29,9 +31,9 @@ flags_help.show_in_help()
 
 
 def profile_tflite(path: str) -> dict:
-    return litert.measure_latency(path, num_threads=hardware.NUM_THREADS.value, num_runs=hardware.NUM_RUNS.value,
-                                  warmup_runs=hardware.WARMUP_RUNS.value,
-                                  method=hardware.LATENCY_METHOD.value).to_json()
+    return litert.measure_file_latency(path, num_threads=hardware.NUM_THREADS.value,
+                                       num_runs=hardware.NUM_RUNS.value, warmup_runs=hardware.WARMUP_RUNS.value,
+                                       method=hardware.LATENCY_METHOD.value)
 
 
 def build_table() -> dict:

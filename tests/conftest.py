@@ -100,3 +100,44 @@ def kill_inputs(tmp_path_factory, tfds_dir) -> dict:
     from kill_harness import make_inputs
 
     return make_inputs(tmp_path_factory.mktemp("inputs"), tfds_dir)
+
+
+def read_trials(logdir: str) -> dict:
+    """The HParams experiment and trials under ``logdir``, read back the way TensorBoard reads them.
+
+    ``{"experiment": {"hparams": {name: [values]}, "metrics": [tags]} or None,
+    "trials": {directory relative to logdir: {"id": trial id, "hparams": {...}, "metrics": {tag: value}}}}``,
+    one entry per directory holding a trial (a directory written twice would hold two ids).
+    """
+    import glob as glob_lib
+
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+    from tensorboard.util import tensor_util
+
+    def value(v):
+        return getattr(v, v.WhichOneof("kind"))
+
+    out: dict = {"experiment": None, "trials": {}}
+    for directory in sorted({os.path.dirname(p) for p in glob_lib.glob(os.path.join(logdir, "**", "events.*"),
+                                                                           recursive=True)}):
+        ids, hparams, metrics = [], {}, {}
+        for path in sorted(glob_lib.glob(os.path.join(directory, "events.*"))):
+            for event in EventFileLoader(path).Load():
+                for v in event.summary.value:
+                    content = v.metadata.plugin_data.content
+                    if v.tag == metadata.EXPERIMENT_TAG:
+                        experiment = plugin_data_pb2.HParamsPluginData.FromString(content).experiment
+                        out["experiment"] = {
+                            "hparams": {h.name: [value(x) for x in h.domain_discrete.values] for h in experiment.hparam_infos},
+                            "metrics": [m.name.tag for m in experiment.metric_infos]}
+                    elif v.tag == metadata.SESSION_START_INFO_TAG:
+                        start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+                        ids.append(start.group_name)
+                        hparams.update({k: value(x) for k, x in start.hparams.items()})
+                    else:
+                        metrics[v.tag] = float(tensor_util.make_ndarray(v.tensor))
+        if ids:
+            out["trials"][os.path.relpath(directory, logdir)] = {"id": ids[0] if len(ids) == 1 else ids,
+                                                                 "hparams": hparams, "metrics": metrics}
+    return out

@@ -232,8 +232,9 @@ def export(model, path: str, format: str = "tflite", representative_data=None,
 
 def profile(tflite_path: str, num_threads: int = 1, num_runs: int = 100, warmup_runs: int = 10,
             method: str = "in_process") -> dict[str, Any]:
-    """LiteRT latency of a .tflite file on this machine (median, p5, p95 ms; the device it ran on)."""
-    from tfnas.hardware.litert import measure_latency
+    """LiteRT latency of a .tflite file on this machine (median, p5, p95 ms; the device it ran on); an LCE
+    model (``export(..., format="lce")``) is timed in LCE's interpreter."""
+    from tfnas.hardware.litert import measure_file_latency
 
-    return measure_latency(tflite_path, num_threads=num_threads, num_runs=num_runs, warmup_runs=warmup_runs,
-                           method=method).to_json()
+    return measure_file_latency(tflite_path, num_threads=num_threads, num_runs=num_runs, warmup_runs=warmup_runs,
+                                method=method)

@@ -93,7 +93,7 @@ def test_least_squares_run_shows_every_cell_in_tensorboard_and_fixes_the_trainin
     with pytest.raises(DepthFixedByGenotype, match="fixes the depth at 3 cells.*--layers=8"):
         train_genotype(TrainConfig(**train))
     assert not os.path.exists(tmp_path / "train" / "checkpoints")  # refused before any work
-    # training and exporting the found genotype: tests/binaries/test_every_space_trains_and_exports.py
+    # training and exporting the found genotype: tests/test_tutorial.py (the tutorial's MANAS chapter)
 
 
 def test_shared_cells_search_writes_a_darts_genotype_of_normal_and_reduce_cells(tmp_path, tfds_dir):

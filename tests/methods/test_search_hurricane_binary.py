@@ -1,4 +1,7 @@
-"""binaries.search_hurricane end to end on the embedded data (tiny settings), its outputs, resume and errors."""
+"""binaries.search_hurricane end to end on the embedded data (tiny settings), its outputs, resume and errors.
+
+Its genotype trained and exported by binaries.train / binaries.export: tests/test_tutorial.py (HURRICANE).
+"""
 from __future__ import annotations
 
 import json
@@ -10,6 +13,7 @@ import pytest
 
 import tfnas  # noqa: F401
 
+from conftest import read_trials
 from tfnas.spaces import hurricane
 from tfnas.spaces.base import load_genotype
 
@@ -63,24 +67,32 @@ def test_search_writes_genotype_space_summary_and_resumes(table_path, tmp_path):
     assert any(h["ops"][8] != "mbconv_k3_e1" or h["ops"][16] != "mbconv_k3_e1" for h in summary["history"])
     assert not any(h["ops"][8] != "mbconv_k3_e1" and h["ops"][16] != "mbconv_k3_e1" for h in summary["history"])
     assert os.listdir(os.path.join(out, "tensorboard", "search"))
+    # Every evaluated candidate is one HParams trial of one experiment, under its stage's folder: its stage and
+    # all 20 layers' ops as hparams, its accuracy and predicted latency as metrics.
+    trials = read_trials(os.path.join(out, "tensorboard", "trials"))
+    assert set(trials["experiment"]["hparams"]) == {"stage", *(hurricane.layer_name(i) for i in range(20))}
+    assert trials["experiment"]["metrics"] == ["trial/accuracy", "trial/predicted_latency_ms"]
+    expected = {}
+    for h in summary["history"]:
+        n = 1 + sum(key.startswith(h["stage"] + "/") for key in expected)
+        expected[f"{h['stage']}/{n:05d}"] = (f"{h['stage']}/{n}", h)
+    assert sorted(trials["trials"]) == sorted(expected)
+    for directory, trial in trials["trials"].items():
+        trial_id, h = expected[directory]
+        assert trial["id"] == trial_id
+        assert trial["hparams"] == {"stage": h["stage"], **{hurricane.layer_name(i): op for i, op in enumerate(h["ops"])}}
+        assert trial["metrics"] == pytest.approx({"trial/accuracy": h["accuracy"],
+                                                  "trial/predicted_latency_ms": h["predicted_latency_ms"]})
     # Re-running with the same output_dir resumes: nothing is trained or evaluated again.
     again = _run(f"--device_table={table_path}", f"--max_latency_ms={limit}", f"--output_dir={out}", *TINY)
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.load(open(os.path.join(out, "search_summary.json")))["history"] == summary["history"]
+    assert read_trials(os.path.join(out, "tensorboard", "trials")) == trials  # no trial logged twice
     # Different settings in the same output_dir are refused (nothing is lost).
     changed = _run(f"--device_table={table_path}", "--max_latency_ms=0.5", f"--output_dir={out}", *TINY)
     # (a different limit is a different search)
     assert changed.returncode != 0 and "--fresh" in changed.stderr
     assert os.path.exists(os.path.join(out, "search_summary.json"))
-    # The found architecture trains and exports with the same two commands as every other space's.
-    train = subprocess.run([sys.executable, "-m", "binaries.train", f"--genotype={out}/genotype.json",
-                            f"--output_dir={out}/train", "--epochs=1", "--steps_per_epoch=2", "--batch_size=16",
-                            "--verbose=0"], cwd=REPO, capture_output=True, text=True, timeout=900, env=dict(os.environ))
-    assert train.returncode == 0, train.stderr[-3000:]
-    export = subprocess.run([sys.executable, "-m", "binaries.export", f"--model={out}/train/model", "--format=int8",
-                             f"--output={out}/model_int8.tflite"], cwd=REPO, capture_output=True, text=True,
-                            timeout=900, env=dict(os.environ))
-    assert export.returncode == 0 and os.path.getsize(os.path.join(out, "model_int8.tflite")) > 0, export.stderr[-3000:]
 
 
 def test_bad_inputs_are_clear_errors(table_path, tmp_path):

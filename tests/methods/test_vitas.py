@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 
 import numpy as np
 import pytest
 
 import tfnas  # noqa: F401
 
+from conftest import read_trials
 from tfnas import data as data_lib
 from tfnas.files import read_json
 from tfnas.methods.vitas import VitasSearchConfig, run_vitas_search
@@ -44,6 +46,23 @@ def test_search_writes_a_genotype_inside_the_window_and_its_summary(search):
     assert glob.glob(os.path.join(config.output_dir, "tensorboard", "search", "events.out.tfevents.*"))
     assert glob.glob(os.path.join(config.output_dir, "tensorboard", "supernet", "**", "events.out.tfevents.*"),
                      recursive=True)
+    # Every evaluated candidate is one HParams trial: its choices (an identity slot's widths left out) and depth,
+    # its fitness, MFLOPs and parameters.
+    trials = read_trials(os.path.join(config.output_dir, "tensorboard", "trials"))
+    history = read_json(os.path.join(config.output_dir, "searcher_state.json"))["history"]
+    assert sorted(trials["trials"]) == [f"{n:05d}" for n in range(1, summary["evaluations"] + 1)]
+    assert set(trials["experiment"]["hparams"]) == {c.name for c in space.categorical.choices} | {"depth"}
+    assert trials["experiment"]["metrics"] == ["trial/accuracy", "trial/mflops", "trial/params"]
+    for (_, trial), h in zip(sorted(trials["trials"].items()), history):
+        found = space.genotype(h["arch"])
+        assert trial["hparams"]["depth"] == found.depth and trial["hparams"]["embed_dim"] == found.embed_dim
+        for slot, block in enumerate(found.blocks):
+            name = vit.slot_name(slot)
+            assert trial["hparams"][f"{name}_heads"] == ("identity" if block is None else str(block.heads))
+            assert (f"{name}_mlp_dim" in trial["hparams"]) == (block is not None)
+        assert trial["metrics"] == pytest.approx({"trial/accuracy": h["metrics"]["accuracy"],
+                                                  "trial/mflops": h["metrics"]["mflops"],
+                                                  "trial/params": found.params(1, 10)})
 
 
 def test_inherited_child_scores_what_the_supernet_scored(search, tfds_dir):
@@ -63,11 +82,16 @@ def test_inherited_child_scores_what_the_supernet_scored(search, tfds_dir):
 def test_rerunning_resumes_and_more_generations_continue(search, tfds_dir):
     config, summary = search
     state = read_json(os.path.join(config.output_dir, "searcher_state.json"))
+    trials_dir = os.path.join(config.output_dir, "tensorboard", "trials")
+    # As a search killed after it saved its last result but before that result's trial was written.
+    shutil.rmtree(os.path.join(trials_dir, f"{summary['evaluations']:05d}"))
     again = run_vitas_search(config)
     assert again["evaluations"] == summary["evaluations"] == len(state["history"])
     assert again["supernet_history"] == summary["supernet_history"]  # no epoch trained again
     longer = run_vitas_search(VitasSearchConfig(**{**config.__dict__, "evolution_generations": 3}))
     assert longer["evaluations"] > summary["evaluations"] and len(longer["generations"]) == 3
+    trials = read_trials(trials_dir)["trials"]  # one trial per evaluation: the lost one back, none twice
+    assert {d: t["id"] for d, t in trials.items()} == {f"{n:05d}": str(n) for n in range(1, longer["evaluations"] + 1)}
 
 
 def test_train_inherit_from_starts_at_the_supernet_weights(search, tmp_path, tfds_dir):

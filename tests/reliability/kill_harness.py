@@ -122,3 +122,15 @@ def check_killed_runs_resume(name: str, tmp_path, inputs: dict) -> None:
         assert rerun.returncode == 0, f"{name} rerun after a kill at {point} failed:\n{rerun.stderr[-3000:]}"
         assert "Traceback" not in rerun.stderr
     assert result(late, name) == result(early, name), f"{name}: the run killed at {state_file}:{k} differs"
+    if os.path.isdir(os.path.join(early, "tensorboard", "trials")):
+        # One HParams trial per evaluation, also where the kill fell between saving a result and logging its trial.
+        evaluations = len(json.load(open(os.path.join(early, "search_summary.json")))["history"])
+        assert len(trials(early)) == evaluations and trials(late) == trials(early), f"{name}: trials differ"
+
+
+def trials(output_dir: str) -> dict:
+    """Each HParams trial's directory -> (trial id, hparams); metrics may hold timings."""
+    from conftest import read_trials
+
+    read = read_trials(os.path.join(output_dir, "tensorboard", "trials"))["trials"]
+    return {directory: (t["id"], t["hparams"]) for directory, t in read.items()}

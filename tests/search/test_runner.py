@@ -1,11 +1,7 @@
 """run_to_output_dir with a user's own space: plain-dict genotypes, a stop target, HParams trials."""
 from __future__ import annotations
 
-import glob
 import json
-import os
-
-import numpy as np
 
 from tfnas.search.api import CategoricalSpace, Choice
 from tfnas.search.random import RandomSearch
@@ -43,21 +39,13 @@ def test_the_search_stops_once_the_target_is_reached(tmp_path):
 
 
 def test_every_evaluation_is_an_hparams_trial(tmp_path):
-    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
-    from tensorboard.plugins.hparams import plugin_data_pb2
+    from conftest import read_trials
 
     searcher = _run(str(tmp_path / "run"), evaluations=5)
-    trials = sorted(glob.glob(str(tmp_path / "run" / "tensorboard" / "trials" / "0*")))
-    assert len(trials) == 5
+    trials = read_trials(str(tmp_path / "run" / "tensorboard" / "trials"))["trials"]
+    assert sorted(trials) == [f"{n:05d}" for n in range(1, 6)]
     values = []
-    for trial, h in zip(trials, searcher.history):
-        tags = {}
-        for path in glob.glob(os.path.join(trial, "events.*")):
-            for event in EventFileLoader(path).Load():
-                for v in event.summary.value:
-                    tags[v.tag] = v
-        start = plugin_data_pb2.HParamsPluginData.FromString(
-            tags["_hparams_/session_start_info"].metadata.plugin_data.content).session_start_info
-        assert {k: int(v.number_value) for k, v in start.hparams.items()} == h["arch"]
-        values.append(float(np.asarray(tags["trial/score"].tensor.float_val)[0]))
+    for (_, trial), h in zip(sorted(trials.items()), searcher.history):
+        assert {k: int(v) for k, v in trial["hparams"].items()} == h["arch"]
+        values.append(trial["metrics"]["trial/score"])
     assert values == [h["metrics"]["score"] for h in searcher.history]

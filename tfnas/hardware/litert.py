@@ -229,6 +229,31 @@ def measure_latency(model: str | bytes, num_threads: int = 1, num_runs: int = 10
                               litert_version=litert_version(), device=device_identity())
 
 
+LCE_CUSTOM_OPS = (b"LceBconv2d", b"LceQuantize", b"LceDequantize")
+
+
+def uses_lce_ops(flatbuffer: bytes) -> bool:
+    """Whether a .tflite flatbuffer uses Larq Compute Engine's custom ops (their names are plain strings in its
+    operator codes): stock LiteRT cannot allocate such a model (``binaries.export --format=lce``); LCE's own
+    interpreter runs it."""
+    return any(op in flatbuffer for op in LCE_CUSTOM_OPS)
+
+
+def measure_file_latency(path: str, num_threads: int = 1, num_runs: int = 100, warmup_runs: int = 10,
+                         method: str = "in_process") -> dict[str, Any]:
+    """The latency JSON of a .tflite file: LiteRT's, or LCE's interpreter's for a model with LCE ops."""
+    check_tflite_file(path)
+    with open(path, "rb") as f:
+        flatbuffer = f.read()
+    if uses_lce_ops(flatbuffer):
+        from tfnas.hardware.lce import measure_lce_latency  # imports TensorFlow: only LCE models need it
+
+        return {"model": path, **measure_lce_latency(flatbuffer, num_threads, num_runs, warmup_runs),
+                "warmup_runs": warmup_runs}
+    return measure_latency(path, num_threads=num_threads, num_runs=num_runs, warmup_runs=warmup_runs,
+                           method=method).to_json()
+
+
 # --- LiteRT's benchmark tool -------------------------------------------------------------------
 def _measure_with_benchmark_tool(model: str | bytes, num_threads: int, num_runs: int,
                                  warmup_runs: int) -> LatencyMeasurement:

@@ -33,6 +33,7 @@ from tfnas.hardware.latency_table import LatencyTable
 from tfnas.hardware.space_generation import GeneratedSpace
 from tfnas.search.api import CategoricalSpace, Choice, Constraint, run_search
 from tfnas.search.spos_evolution import SpaceExhausted, SPOSEvolution
+from tfnas.search.trials import TrialLog
 from tfnas.spaces import hurricane
 from tfnas.supernets.path_sampling import PathSGD, light_graph_optimization, transfer_weights
 from tfnas.supernets.single_path import SinglePathSupernet
@@ -235,7 +236,10 @@ def run_stage(plan: StagePlan, generated: Sequence[Sequence[str]], table: Latenc
     start = time.perf_counter()
     budget = settings.population_size * settings.generations
 
+    trials = stage_trials(plan, generated, settings, output_dir)
+
     def report(n: int, arch: dict, metrics: dict) -> None:
+        trials.sync(searcher.history)
         if on_result is not None:
             on_result(plan.name, n, arch, metrics)
 
@@ -246,6 +250,7 @@ def run_stage(plan: StagePlan, generated: Sequence[Sequence[str]], table: Latenc
             raise
         logging.warning("%s: every feasible architecture was evaluated after %d candidates; stopping the search",
                         plan.name, len(searcher.history))
+    trials.sync(searcher.history)  # a resumed stage with nothing left to evaluate writes what a kill left out
     search_seconds = time.perf_counter() - start
     best = searcher.best()
     history = [{"stage": plan.name, "ops": list(full_ops(plan, h["arch"])), **h["metrics"]} for h in searcher.history]
@@ -253,6 +258,23 @@ def run_stage(plan: StagePlan, generated: Sequence[Sequence[str]], table: Latenc
                          float(best["metrics"]["predicted_latency_ms"]), train_seconds, search_seconds, history)
     write_json(result_path, result.to_json())
     return result, supernet
+
+
+def stage_trials(plan: StagePlan, generated: Sequence[Sequence[str]], settings: SearchSettings,
+                 output_dir: str) -> TrialLog:
+    """A stage's candidates as HParams trials ``tensorboard/trials/<stage>/<n>`` of one experiment for the run.
+
+    Each trial's hparams are its stage and all 20 layers' ops (the searched ones and those the stage
+    fixes), so one dashboard table sorts and filters both stages' candidates as whole networks;
+    its metrics are the evaluation's (accuracy, predicted_latency_ms).
+    """
+    stages = ("spos",) if settings.stages == 1 else ("stage1", "stage2")
+    options = {"stage": stages, **{hurricane.choice_name(i): tuple(ops) for i, ops in enumerate(generated)}}
+
+    def hparams(arch: dict[str, str]) -> dict[str, str]:
+        return {"stage": plan.name, **{hurricane.choice_name(i): op for i, op in enumerate(full_ops(plan, arch))}}
+
+    return TrialLog(os.path.join(output_dir, "tensorboard", "trials"), options, folder=plan.name, hparams=hparams)
 
 
 def plans(generated: Sequence[Sequence[str]], table: LatencyTable, settings: SearchSettings) -> list[StagePlan]:
@@ -315,7 +337,8 @@ def run_hurricane_search(config: HurricaneSearchConfig) -> dict[str, Any]:
     result.json), genotype.json (the best architecture: it trains with binaries.train and exports
     with binaries.export), measured_latency.json, search_summary.json (best = {genotype,
     predicted_latency_ms, measured_latency_ms, accuracy}, the history of every evaluated candidate,
-    per-stage training and search times) and TensorBoard events under tensorboard/.
+    per-stage training and search times) and TensorBoard events under tensorboard/ (every evaluated
+    candidate is an HParams trial under tensorboard/trials/<stage>/, ``stage_trials``).
     """
     from tfnas.hardware import latency_table, space_generation
     from tfnas.spaces.base import save_genotype

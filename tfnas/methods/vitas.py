@@ -17,7 +17,8 @@
 5. The best candidate is written as genotype.json, its child with the supernet's sliced weights
    as inherited_model/ (``binaries.train --inherit_from``), and search_summary.json (window,
    tuned probabilities, supernet history, every generation's population with MFLOPs and fitness,
-   the found genotype's mflops); TensorBoard events under tensorboard/.
+   the found genotype's mflops); TensorBoard events under tensorboard/, every evaluated candidate an
+   HParams trial under tensorboard/trials/ (``candidate_trials``).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from tfnas.errors import ConfigError
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
 from tfnas.search.api import run_search
+from tfnas.search.trials import TrialLog
 from tfnas.search.vitas_evolution import ViTASEvolution
 from tfnas.spaces import vit
 from tfnas.spaces.base import save_genotype
@@ -118,8 +120,30 @@ def _generation_records(space: vit.ViTSpace, searcher: ViTASEvolution) -> list[d
     return out
 
 
-def _log_candidate(writer: SummaryWriter):
+def candidate_trials(space: vit.ViTSpace, tensorboard_dir: str) -> TrialLog:
+    """Every evaluated candidate as an HParams trial ``tensorboard/trials/<n>``.
+
+    Hparams: the space's choices (patch_size, embed_dim, per slot heads or identity and, for a
+    block, its attention and MLP widths: an identity slot's widths have no effect and are left out)
+    and the depth (blocks that are not identity); metrics: fitness (``accuracy``), ``mflops`` and
+    the child's ``params``.
+    """
+    categorical = space.categorical
+    options = {**{c.name: c.options for c in categorical.choices}, "depth": tuple(range(space.config.num_slots + 1))}
+
+    def hparams(arch: dict[str, Any]) -> dict[str, Any]:
+        active = {c.name: arch[c.name] for c in categorical.choices if categorical.active(arch, c)}
+        return {**active, "depth": space.genotype(arch).depth}
+
+    def metrics(arch: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+        return {**values, "params": space.params(arch)}
+
+    return TrialLog(tensorboard_dir + "/trials", options, hparams=hparams, metrics=metrics)
+
+
+def _log_candidate(writer: SummaryWriter, trials: TrialLog, searcher: ViTASEvolution):
     def on_result(n: int, arch: dict, metrics: dict) -> None:
+        trials.sync(searcher.history)
         writer.scalars({"evolution/candidate_fitness": metrics["accuracy"],
                         "evolution/candidate_mflops": metrics["mflops"]}, n)
         writer.flush()
@@ -166,9 +190,11 @@ def run_vitas_search(config: VitasSearchConfig) -> dict[str, Any]:
     validation = data_lib.eval_dataset(data, "train", heldout_idx[: config.eval_examples], 256)
     evaluator = SupernetFitness(supernet, validation, config.min_mflops, config.max_mflops)
     search_started = time.time()
+    trials = candidate_trials(space, run_dir.tensorboard)
     with light_graph_optimization():
         run_search(searcher, evaluator, max_evaluations=10 ** 9, state_path=run_dir.file("searcher_state.json"),
-                   on_result=_log_candidate(writer))
+                   on_result=_log_candidate(writer, trials, searcher))
+    trials.sync(searcher.history)  # a resumed search with nothing left to evaluate writes what a kill left out
     generations = _generation_records(space, searcher)
     for record in generations:
         writer.scalars({"evolution/best_fitness": record["best_fitness"],

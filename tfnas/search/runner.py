@@ -13,7 +13,8 @@ What every discrete search binary writes to ``output_dir``:
   then also holds it as ``recommended``), else the best architecture so far.
 * ``tensorboard/``: scalars (``tfnas.summary_writer``, no TensorFlow needed) ``search/best_so_far``
   and ``search/<objective>`` against the number
-  of evaluated architectures, and ``surrogate/spearman_<kind>`` per predicted batch.
+  of evaluated architectures, and ``surrogate/spearman_<kind>`` per predicted batch;
+  ``tensorboard/trials/``: every evaluated architecture as an HParams trial (``tfnas.search.trials``).
 
 The searcher state is written after every result, so an interrupted search never loses what it
 already evaluated. Summary and genotype are rewritten from it at most every
@@ -23,7 +24,6 @@ summary holds the whole history, so rewriting it after every one of N results wo
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping
 from tfnas.files import write_json
 from tfnas.run_dir import OutputDirError, RunDirectory  # noqa: F401  (OutputDirError: what a bad output_dir raises)
 from tfnas.search.api import Architecture, Evaluator, Executor, Searcher, load_searcher_state, reached, run_search
+from tfnas.search.trials import TrialLog, space_options
 from tfnas.summary_writer import SummaryWriter
 
 STATE_FILE = "searcher_state.json"
@@ -83,7 +84,7 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator | None, max_evalu
     writer = SummaryWriter(run_dir.tensorboard)
     scalar = writer.scalar
     logged_spearman = [0]
-    trials = TrialLog(os.path.join(run_dir.tensorboard, "trials"), getattr(searcher, "space", None))
+    trials = TrialLog(os.path.join(run_dir.tensorboard, "trials"), space_options(getattr(searcher, "space", None)))
 
     last_written = [float("-inf")]
 
@@ -96,7 +97,7 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator | None, max_evalu
             save_genotype(arch_to_genotype(answer), os.path.join(output_dir, GENOTYPE_FILE))
 
     def after_result(n: int, arch: Architecture, metrics: Mapping[str, float]) -> None:
-        trials.add(n, arch, metrics)
+        trials.sync(searcher.history)
         scalar(f"search/{searcher.objective}", metrics[searcher.objective], n)
         scalar("search/best_so_far", searcher.best_so_far()[-1], n)
         for entry in getattr(searcher, "spearman_log", [])[logged_spearman[0]:]:
@@ -131,46 +132,12 @@ def run_to_output_dir(searcher: Searcher, evaluator: Evaluator | None, max_evalu
             write_outputs()
         writer.close()
         raise
+    trials.sync(searcher.history)  # a resumed search with nothing left to evaluate writes what a kill left out
     if reached(searcher, target):
         extra_summary = {**(extra_summary or {}), "target": target, "stopped_at_target": True}
     write_outputs()
     writer.close()
     return searcher
-
-
-class TrialLog:
-    """Each evaluated architecture as a trial of TensorBoard's HParams dashboard, as KerasTuner logs trials.
-
-    The experiment (every choice with its options, every metric tag) is declared once in ``logdir``;
-    trial ``n`` writes its choices and metrics to ``logdir/<n>``. Choice values that are not plain
-    numbers or strings (PNAS blocks) are shown as JSON text.
-    """
-
-    def __init__(self, logdir: str, space: Any = None):
-        self.logdir = logdir
-        self.space = space
-        self._declared = os.path.exists(logdir)
-
-    @staticmethod
-    def hparams(arch: Architecture) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, value in arch.items():
-            out[name] = value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
-        return out
-
-    def add(self, n: int, arch: Architecture, metrics: Mapping[str, float]) -> None:
-        hparams = self.hparams(arch)
-        numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        if not self._declared and self.space is not None:  # without a fixed space TensorBoard infers the domains
-            options = {c.name: [v if isinstance(v, (bool, int, float, str)) else json.dumps(v) for v in c.options]
-                       for c in self.space.choices}
-            with SummaryWriter(self.logdir) as experiment:
-                experiment.hparams_config(options, [f"trial/{k}" for k in numeric])
-            self._declared = True
-        with SummaryWriter(os.path.join(self.logdir, f"{n:05d}")) as trial:
-            trial.hparams_trial(hparams, trial_id=str(n))
-            for name, value in numeric.items():
-                trial.scalar(f"trial/{name}", value, n)
 
 
 def _warn(message: str) -> None:
