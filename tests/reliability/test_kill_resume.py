@@ -1,4 +1,4 @@
-"""kill -9 the discrete searches, train and Single-DARTS at two points, rerun: the same result as a run
+"""kill -9 the discrete searches, train, Single-DARTS and DARTS at two points, rerun: the same result as a run
 never killed (the harness and what it checks: tests/reliability/kill_harness.py; the other binaries
 are in test_kill_resume_*.py, so that the two test workers share them)."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""kill -9 the bi-level differentiable searches (DARTS, BATS) at two points, rerun: the same result as a
-run never killed (tests/reliability/kill_harness.py)."""
+"""kill -9 the BATS search at two points, rerun: the same result as a run never killed
+(tests/reliability/kill_harness.py)."""
 from __future__ import annotations
 
 import os
