@@ -94,6 +94,14 @@ def deterministic():
     tf_config.disable_op_determinism()
 
 
+@pytest.fixture(scope="session")
+def kill_inputs(tmp_path_factory, tfds_dir) -> dict:
+    """What the kill -9 tests' binaries read (tests/reliability/kill_harness.py), made once per test process."""
+    from kill_harness import make_inputs
+
+    return make_inputs(tmp_path_factory.mktemp("inputs"), tfds_dir)
+
+
 def read_trials(logdir: str) -> dict:
     """The HParams experiment and trials under ``logdir``, read back the way TensorBoard reads them.
 

@@ -6,6 +6,7 @@ checkpoint index garbled; history.json cut in half; HURRICANE's stage search sta
 """
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import logging
@@ -32,12 +33,20 @@ def corrupt(path: str, how: str) -> None:
 
 
 # --- discrete search state -------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _table_evaluator():
+    """The NAS-Bench-201 table, read once for this file's searches (a lookup: it keeps no search state)."""
+    from tfnas.benchmarks import nasbench201 as nb
+
+    return nb.load_evaluator(None, "cifar10")
+
+
 def _tabular_search(output_dir: str, evaluations: int):
     from tfnas.benchmarks import nasbench201 as nb
     from tfnas.search.evolution import RegularizedEvolution
     from tfnas.search.runner import run_to_output_dir
 
-    evaluator = nb.load_evaluator(None, "cifar10")
+    evaluator = _table_evaluator()
     searcher = RegularizedEvolution(evaluator.space(), evaluator.metric, seed=3, population_size=5, tournament_size=2)
     return run_to_output_dir(searcher, evaluator, evaluations, output_dir, "regularized_evolution",
                              nb.arch_to_string, nb.arch_to_genotype, {"method": "regularized_evolution", "seed": 3})

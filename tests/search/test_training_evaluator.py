@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import tfnas  # noqa: F401
-from tfnas.data import load_image_data
 from tfnas.search.api import run_search
 from tfnas.search.pnas import ProgressiveSearcher
 from tfnas.search.surrogates import Surrogate
@@ -14,15 +13,22 @@ from tfnas.search.training_evaluator import CandidateTraining, TrainingEvaluator
 from tfnas.spaces import pnas
 
 
-@pytest.fixture(scope="module")
-def evaluator(tfds_dir):
-    data = load_image_data("mnist_embedded", data_dir=tfds_dir)
+SEP_MAX = pnas.PnasGenotype(((1, "sep_conv_3x3", 0, "max_pool_3x3"),)).to_arch()
 
+
+@pytest.fixture(scope="module")
+def evaluator(mnist):
     def build(arch, num_classes, input_shape):
         return pnas.build_network(pnas.to_genotype(arch), num_classes, input_shape, cells_per_stage=1, filters=8)
 
-    return TrainingEvaluator(data, build, CandidateTraining(epochs=1, batch_size=32, steps_per_epoch=8,
-                                                            learning_rate=0.05))
+    return TrainingEvaluator(mnist, build, CandidateTraining(epochs=1, batch_size=32, steps_per_epoch=8,
+                                                             learning_rate=0.05))
+
+
+@pytest.fixture(scope="module")
+def sep_max_scores(evaluator) -> dict:
+    """One trained SEP_MAX candidate under the default training, shared by the tests that compare with it."""
+    return evaluator.evaluate(SEP_MAX)
 
 
 def test_tiny_progressive_pnas_trains_real_candidates(evaluator):
@@ -48,18 +54,17 @@ def test_tiny_progressive_pnas_trains_real_candidates(evaluator):
     assert len(searcher.spearman_log) == 1
 
 
-def test_same_candidate_same_score_and_graphs_are_freed(evaluator):
+def test_same_candidate_same_score_and_graphs_are_freed(evaluator, sep_max_scores):
     from tensorflow.python.framework import func_graph
 
     def train_graphs() -> set[int]:
         gc.collect()
         return {id(g) for g in gc.get_objects() if isinstance(g, func_graph.FuncGraph) and g.name == "train_function"}
 
+    first = sep_max_scores  # trained before the other candidate below
     before = train_graphs()  # other tests' models may hold theirs; only the evaluator's count here
-    cell = pnas.PnasGenotype(((1, "sep_conv_3x3", 0, "max_pool_3x3"),)).to_arch()
-    first = evaluator.evaluate(cell)
     evaluator.evaluate(pnas.PnasGenotype(((0, "identity", 1, "avg_pool_3x3"),)).to_arch())
-    again = evaluator.evaluate(cell)
+    again = evaluator.evaluate(SEP_MAX)
     # every candidate starts from the same seed and batches: its score does not depend on order
     assert again["val_accuracy"] == first["val_accuracy"]
     assert again["val_loss"] == pytest.approx(first["val_loss"], rel=1e-4)
@@ -87,12 +92,11 @@ def test_weight_decay_is_coupled_l2_on_kernels_only_by_default():
     np.testing.assert_allclose(grads[0].numpy(), 1e-3 * kernels[0].numpy(), rtol=1e-5)
 
 
-def test_decoupled_weight_decay_trains_too(evaluator):
+def test_decoupled_weight_decay_trains_too(evaluator, sep_max_scores):
     decoupled = TrainingEvaluator(evaluator.data, evaluator.build_model,
                                   CandidateTraining(epochs=1, batch_size=32, steps_per_epoch=8, learning_rate=0.05,
                                                     weight_decay_type="decoupled"))
-    cell = pnas.PnasGenotype(((1, "sep_conv_3x3", 0, "max_pool_3x3"),)).to_arch()
-    a, b = decoupled.evaluate(cell), evaluator.evaluate(cell)
+    a, b = decoupled.evaluate(SEP_MAX), sep_max_scores
     assert np.isfinite(a["val_loss"]) and a["train_loss"] != b["train_loss"]  # the default adds the L2 term
     with pytest.raises(ValueError, match="weight_decay_type"):
         TrainingEvaluator(evaluator.data, evaluator.build_model, CandidateTraining(weight_decay_type="adamw"))

@@ -4,56 +4,34 @@ The two logical devices must exist before TensorFlow initialises, which this pyt
 long ago, so the steps run in one subprocess (tests/training/mirrored_steps.py) and these tests
 read what it measured: per supernet, the largest relative difference of any trained variable
 (weights and architecture variables) from the one-device step on the same global batch, whether
-both replicas hold identical copies, and the path each replica drew.
+both replicas hold identical copies, and the path each replica drew. BATS is measured by
+test_distribution_mirrored_bats.py (tests/training/mirrored_checks.py: what both check).
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-# ViTAS (mirrored_steps.py "vitas") is left out: its mirrored step does not equal the one-device step yet
-# (replicas diverge by ~5e-4 after one step; see docs/SCALING.md), and search_vitas refuses --distribution.
-CASES = ("single_darts", "darts_first_order", "darts_second_order", "bats", "hurricane_spos")
-SAMPLED = ("hurricane_spos",)
-TOLERANCE = 1e-5
+from mirrored_checks import (CASES, SAMPLED, check_architecture_variables_identical, check_replicas_train_the_one_device_path,
+                             check_step_equals_one_device_step, measure)
+
+HERE_CASES = tuple(c for c in CASES if c != "bats")
 
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("mirrored") / "steps.json"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
-    done = subprocess.run([sys.executable, os.path.join(HERE, "mirrored_steps.py"), str(out), *CASES], env=env,
-                          capture_output=True, text=True, timeout=3000)
-    assert done.returncode == 0, done.stderr[-4000:]
-    return json.loads(out.read_text())
+    return measure(tmp_path_factory, HERE_CASES)
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", HERE_CASES)
 def test_mirrored_step_equals_the_one_device_step(measured, case):
-    result = measured[case]
-    assert measured["replicas"] == 2
-    assert "error" not in result, result.get("error")
-    assert result["moved"] and result["compared_variables"] > 0
-    assert result["max_relative_error"] <= TOLERANCE, result
-    assert result["replicas_max_difference"] == 0.0, result
+    check_step_equals_one_device_step(measured, case)
 
 
-@pytest.mark.parametrize("case", ("single_darts", "darts_first_order", "darts_second_order", "bats"))
+@pytest.mark.parametrize("case", ("single_darts", "darts_first_order", "darts_second_order"))
 def test_architecture_variables_are_identical_on_both_replicas(measured, case):
-    assert "error" not in measured[case], measured[case].get("error")
-    assert measured[case]["arch_variables"] > 0
-    assert measured[case]["arch_identical_on_replicas"]
+    check_architecture_variables_identical(measured, case)
 
 
 @pytest.mark.parametrize("case", SAMPLED)
 def test_every_replica_trains_the_path_of_the_one_device_step(measured, case):
-    result = measured[case]
-    assert "error" not in result, result.get("error")
-    first, second = result["replica_paths"]
-    assert first == second == result["single_path"]
-    assert result["path_after"] == [result["single_path"]] * 2
+    check_replicas_train_the_one_device_path(measured, case)

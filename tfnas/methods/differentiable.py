@@ -138,7 +138,10 @@ class ArchitectureSearchModel(keras.Model):
 
     def test_step(self, data):
         x, y = data
-        logits = float32_logits(self.supernet(x, training=False))
+        # autograph off here too (see _traced_pass): converted, the validation forward of a 3-cell BATS
+        # supernet took ~7-10 CPU s to trace and run first, unconverted ~5 s, with the same results
+        forward = tf.autograph.experimental.do_not_convert(self.supernet)
+        logits = float32_logits(forward(x, training=False))
         return self._report(self.loss_fn(y, logits), y, logits)
 
     def genotype(self):

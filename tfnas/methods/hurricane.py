@@ -151,6 +151,9 @@ def train_supernet(supernet: SinglePathSupernet, data: data_lib.ImageData, indic
     # Learning rate decays linearly to 0 over the stage (SPOS); the optimizer's step counter drives it.
     schedule = keras.optimizers.schedules.PolynomialDecay(settings.learning_rate, steps * epochs, 0.0)
     supernet.optimizer.learning_rate = schedule
+    # The schedule's current-value variable now: created in the first traced train step (tf-keras does
+    # that for a schedule set after construction), it makes tf.function trace the supernet step twice.
+    supernet.optimizer._compute_current_learning_rate()
     state = ResumableState(supernet, stage_dir)
     start_epoch = state.restore_latest()
     checkpoint = EpochCheckpoint(state, stage_dir)

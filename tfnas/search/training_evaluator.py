@@ -119,6 +119,9 @@ class TrainingEvaluator:
         model.compile(optimizer=optimizer,
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        # The momentum slots now: created in the first traced train step, they make tf.function trace
+        # the step a second time (measured: two traces of train_function per candidate).
+        optimizer.build(model.trainable_variables)
         history = model.fit(self.train_data, epochs=t.epochs, steps_per_epoch=self.steps, verbose=t.verbose)
         val_loss, val_acc = model.evaluate(self.val_data, verbose=0)
         metrics: dict[str, Any] = {
