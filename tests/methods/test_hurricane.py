@@ -10,7 +10,7 @@ import tfnas  # noqa: F401
 from tfnas.hardware import latency_table as lt
 from tfnas.hardware import space_generation as sg
 from tfnas.methods import hurricane as method
-from tfnas.search.api import run_search
+from tfnas.search.api import SearchSpaceError, run_search
 from tfnas.search.spos_evolution import SPOSEvolution
 from tfnas.spaces import hurricane
 
@@ -136,3 +136,24 @@ def test_supernet_loss_smooths_labels_as_spos():
     assert smoothed == pytest.approx(float(-(target * log_p).sum(1).mean()), rel=1e-5)
     plain = float(tf.reduce_mean(method.supernet_loss(0.0)(labels, logits)))
     assert plain == pytest.approx(float(-log_p[[0, 1], [0, 2]].mean()), rel=1e-5)
+
+
+def test_stage2_starts_from_stage1s_best_when_the_limit_leaves_it_almost_alone():
+    """Stage 1's best right at the limit: random draws of the early layers find nothing else feasible."""
+    table = _table()
+    generated = [list(OPS)] * 20
+    settings = method.SearchSettings(max_latency_ms=10.0, stages=2, stage_split=8)
+    (first,) = method.plans(generated, table, settings)
+    best1 = tuple(first.fixed[i] if i < 8 else "mbconv_k5_e6" for i in range(20))
+    limit = table.predict(best1)  # only the early layers' fastest ops fit beside these later layers
+    second = method.second_plan(method.StageResult("stage1", best1, 0.5, limit, 1.0, 1.0, []), settings)
+    space = method.stage_space(second, generated, method.latency_constraint(table, second, limit))
+    assert second.start_arch() == [{hurricane.choice_name(i): best1[i] for i in range(8)}]
+    # without the starting point the first generation finds nothing feasible
+    with pytest.raises(SearchSpaceError, match="infeasible"):
+        SPOSEvolution(space, "accuracy", seed=0, population_size=4, num_parents=2).ask(1)
+    searcher = SPOSEvolution(space, "accuracy", seed=0, population_size=4, num_parents=2, initial=second.start_arch())
+    evaluator = CapacityEvaluator(second, table, limit)
+    with pytest.raises(method.SpaceExhausted):
+        run_search(searcher, evaluator, 8)
+    assert method.full_ops(second, searcher.best()["arch"]) == best1 and max(evaluator.seen) <= limit

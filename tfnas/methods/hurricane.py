@@ -57,6 +57,11 @@ class StagePlan:
     searched: tuple[int, ...]
     fixed: dict[int, str]
     frozen: tuple[int, ...]
+    start: dict[int, str] = dataclasses.field(default_factory=dict)  # a known-feasible starting point
+
+    def start_arch(self) -> list[dict[str, str]]:
+        """The starting point as an architecture of this stage's space (none if it has none)."""
+        return [{hurricane.choice_name(i): self.start[i] for i in self.searched}] if self.start else []
 
     def candidates(self, generated: Sequence[Sequence[str]]) -> list[list[str]]:
         return [list(generated[i]) if i in self.searched else [self.fixed[i]] for i in range(hurricane.NUM_LAYERS)]
@@ -230,7 +235,8 @@ def run_stage(plan: StagePlan, generated: Sequence[Sequence[str]], table: Latenc
     space = stage_space(plan, generated, constraint)
     searcher = SPOSEvolution(space, "accuracy", seed=settings.seed, population_size=settings.population_size,
                              num_parents=settings.num_parents, num_mutations=settings.num_mutations,
-                             num_crossovers=settings.num_crossovers, mutation_prob=settings.mutation_prob)
+                             num_crossovers=settings.num_crossovers, mutation_prob=settings.mutation_prob,
+                             initial=plan.start_arch())
     recal, val = evaluation_batches(data, train_idx, heldout_idx, settings)
     evaluator = SupernetEvaluator(supernet, plan, table, recal, val)
     start = time.perf_counter()
@@ -291,7 +297,11 @@ def plans(generated: Sequence[Sequence[str]], table: LatencyTable, settings: Sea
 
 def second_plan(first: StageResult, settings: SearchSettings) -> StagePlan:
     later = {i: first.best_ops[i] for i in range(settings.stage_split, hurricane.NUM_LAYERS)}
-    return StagePlan("stage2", tuple(range(settings.stage_split)), later, tuple(sorted(later)))
+    # Stage 1's best is feasible with the early layers at the ops stage 1 fixed them to, so stage 2's
+    # first generation starts from it: with stage 1's later layers close to the limit, random draws of
+    # the early layers may find no other feasible architecture.
+    start = {i: first.best_ops[i] for i in range(settings.stage_split)}
+    return StagePlan("stage2", tuple(range(settings.stage_split)), later, tuple(sorted(later)), start)
 
 
 def search(generated: GeneratedSpace, table: LatencyTable, config: hurricane.HurricaneConfig,

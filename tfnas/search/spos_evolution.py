@@ -1,7 +1,8 @@
 """SPOS evolutionary search (Guo et al., Single Path One-Shot, 2020) as an ask/tell searcher.
 
 Generation by generation, as in the SPOS reference search:
-1. the first generation is ``population_size`` random feasible architectures;
+1. the first generation is ``population_size`` random feasible architectures (after the
+   ``initial`` ones, known-feasible starting points such as the previous stage's best);
 2. after a generation is evaluated, the ``num_parents`` best architectures seen so far are the
    parents; the next generation is ``num_mutations`` mutants (``space.resample``: every active
    choice re-drawn uniformly with probability ``mutation_prob``) and ``num_crossovers`` children
@@ -16,7 +17,7 @@ JSON, so ``run_search`` resumes a killed search exactly.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 
 from tfnas.search.api import Architecture, CategoricalSpace, Searcher, SearchSpaceError
@@ -33,7 +34,8 @@ class SPOSEvolution(Searcher):
 
     def __init__(self, space: CategoricalSpace, objective: str = "accuracy", seed: int = 0, mode: str = "max",
                  population_size: int = 50, num_parents: int = 10, num_mutations: int = 25,
-                 num_crossovers: int = 25, mutation_prob: float = 0.1, max_tries_factor: int = 10):
+                 num_crossovers: int = 25, mutation_prob: float = 0.1, max_tries_factor: int = 10,
+                 initial: Sequence[Mapping[str, Any]] = ()):
         super().__init__(space, objective, seed, mode)
         if population_size < 1 or num_parents < 1:
             raise ValueError(f"population_size and num_parents must be >= 1, got {population_size}, {num_parents}")
@@ -45,6 +47,7 @@ class SPOSEvolution(Searcher):
         self.num_crossovers = num_crossovers
         self.mutation_prob = mutation_prob
         self.max_tries_factor = max_tries_factor
+        self.initial = [dict(a) for a in initial]
         self.generation = 0
         self.queue: list[Architecture] = []
         self.generation_sizes: list[int] = []
@@ -72,7 +75,14 @@ class SPOSEvolution(Searcher):
         if parents:
             new += self._mutations(parents, seen)
             new += self._crossovers(parents, seen)
+        if self.generation == 0:
+            new += [a for a in self.initial[: self.population_size] if self._legal(a, seen)]
         new += self._randoms(self.population_size - len(new), seen)
+        if not new and not self.history:
+            raise SearchSpaceError(
+                f"no architecture satisfying {[c.name for c in self.space.constraints]} found in "
+                f"{self.space.max_sampling_tries} random draws; the constraint is probably (nearly) infeasible: relax "
+                "it (e.g. a higher latency limit)")
         if not new:
             raise SpaceExhausted(
                 "SPOS evolution found no new feasible architecture to evaluate: the space is exhausted under its "
@@ -121,11 +131,6 @@ class SPOSEvolution(Searcher):
             arch = self.space.draw(self.rng)
             if self._legal(arch, seen):
                 out.append(arch)
-        if not out and not self.history and count > 0:
-            raise SearchSpaceError(
-                f"no architecture satisfying {[c.name for c in self.space.constraints]} found in "
-                f"{self.space.max_sampling_tries} random draws; the constraint is probably (nearly) infeasible: relax "
-                "it (e.g. a higher latency limit)")
         return out
 
     # --- state ------------------------------------------------------------------------------------
