@@ -17,6 +17,12 @@ MAX_SPREAD_KERNEL = 5
 and two graph ops fewer per conv. Larger ones (5x5 at dilation 2 -> 9x9) keep native dilation,
 which does fewer multiplications."""
 
+FLOAT32_DEPTHWISE = (tf.bfloat16,)
+"""Compute dtypes whose depthwise convolutions run in float32 (cast in, cast back): oneDNN's
+bfloat16 depthwise backward kernels took 4.5x (filter gradient) and 6.8x (input gradient) the
+float32 time in a DARTS supernet step on an AVX512-BF16/AMX Xeon, and its bfloat16 forward was no
+faster (docs/BENCHMARKS.md, issue 15)."""
+
 
 def dilate_kernel(kernel: tf.Tensor, dilation: int) -> tf.Tensor:
     """Spread a [k, k, ...] kernel to [(k-1)*d+1, (k-1)*d+1, ...] with zeros between taps."""
@@ -34,10 +40,16 @@ def depthwise_conv(x: tf.Tensor, kernel: tf.Tensor, stride: int, dilation: int) 
 
     ``kernel`` is [k, k, channels, 1]. Dilation uses the equivalent zero-interleaved kernel when
     striding (TensorFlow has no strided dilated depthwise conv) or when it is small; otherwise
-    TensorFlow's native dilation.
+    TensorFlow's native dilation. Under bfloat16 it computes in float32 (``FLOAT32_DEPTHWISE``)
+    and returns the input's dtype.
     """
+    compute_dtype = x.dtype
+    if compute_dtype in FLOAT32_DEPTHWISE:
+        x, kernel = tf.cast(x, tf.float32), tf.cast(kernel, tf.float32)
     strides = [1, stride, stride, 1]
     spread = (kernel.shape[0] - 1) * dilation + 1
     if dilation > 1 and (stride > 1 or spread <= MAX_SPREAD_KERNEL):
-        return tf.nn.depthwise_conv2d(x, dilate_kernel(kernel, dilation), strides, "SAME")
-    return tf.nn.depthwise_conv2d(x, kernel, strides, "SAME", dilations=[dilation, dilation])
+        y = tf.nn.depthwise_conv2d(x, dilate_kernel(kernel, dilation), strides, "SAME")
+    else:
+        y = tf.nn.depthwise_conv2d(x, kernel, strides, "SAME", dilations=[dilation, dilation])
+    return tf.cast(y, compute_dtype) if y.dtype != compute_dtype else y

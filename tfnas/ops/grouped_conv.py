@@ -15,19 +15,25 @@ import tensorflow as tf
 
 @functools.lru_cache(maxsize=None)
 def native_grouped_conv_trainable() -> bool:
-    """Whether tf.nn.conv2d can run and differentiate a grouped convolution on this device."""
-    # Eagerly and on a watched constant, not a variable: the first call may come while a model is
-    # traced, or inside a tf.distribute scope (where a variable would be a distributed one that
-    # cannot be read outside a replica).
+    """Whether tf.nn.conv2d can run and differentiate a grouped convolution on this device.
+
+    The probe runs the two gradient kernels themselves (Conv2DBackpropInput and
+    Conv2DBackpropFilter on a grouped shape), eagerly inside ``tf.init_scope``: the first call may
+    come while a model is traced or inside a tf.distribute scope. A GradientTape cannot be used
+    there: ``init_scope`` pauses every tape, so a taped probe sees no gradient and would always
+    choose the slow fallback.
+    """
     try:
         with tf.init_scope():
             x = tf.ones([1, 4, 4, 4])
-            k = tf.ones([1, 1, 2, 4])
-            with tf.GradientTape() as tape:
-                tape.watch(k)
-                y = tf.reduce_sum(tf.nn.conv2d(x, k, 1, "SAME"))
-            grads = tape.gradient(y, [k])
-            return grads[0] is not None and bool(tf.reduce_all(tf.math.is_finite(grads[0])))
+            k = tf.ones([1, 1, 2, 4])  # 2 groups of 2 input channels
+            dy = tf.nn.conv2d(x, k, 1, "SAME")
+            strides = [1, 1, 1, 1]
+            dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=[1, 4, 4, 4], filter=k, out_backprop=dy,
+                                                strides=strides, padding="SAME")
+            dk = tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=[1, 1, 2, 4], out_backprop=dy,
+                                                 strides=strides, padding="SAME")
+            return bool(tf.reduce_all(tf.math.is_finite(dx))) and bool(tf.reduce_all(tf.math.is_finite(dk)))
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.NotFoundError):
         return False
 
