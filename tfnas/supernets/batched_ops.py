@@ -288,15 +288,19 @@ def edge_slice(spec: KernelSpec, bank: tf.Tensor, channels: int, first_edge: int
     return bank[first_edge * channels:(first_edge + num_edges) * channels]
 
 
+def bank_layout(spec: KernelSpec, channels: int) -> tuple[int, int]:
+    """(channels per edge, axis along which a bank lays its edges side by side)."""
+    if spec.kind == "pointwise":
+        return int(channels * spec.out_fraction), -1
+    if spec.kind == "depthwise":
+        return channels, 2
+    return channels, 0
+
+
 def split_bank(spec: KernelSpec, bank: tf.Variable, channels: int, edge_counts: list[int],
                dtype: tf.DType | None = None) -> list[tf.Tensor]:
     """Split a bank into consecutive edge ranges of the given sizes (one read, one split op), cast to ``dtype``."""
-    if spec.kind == "pointwise":
-        width, axis = int(channels * spec.out_fraction), -1
-    elif spec.kind == "depthwise":
-        width, axis = channels, 2
-    else:
-        width, axis = channels, 0
+    width, axis = bank_layout(spec, channels)
     value = tf.convert_to_tensor(bank)
     if dtype is not None and value.dtype != dtype:
         value = tf.cast(value, dtype)

@@ -37,8 +37,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfnas.supernets.batched_ops import (CONV_OPS, FACTORIZED_REDUCE, AffineFreeBatchNorm, BatchedOp,
-                                         SymmetricClip, affine_free_batch_norm, bank_initializer, bank_shape,
-                                         edge_slice, frozen_statistics, split_bank, STATISTICS)
+                                         SymmetricClip, affine_free_batch_norm, bank_initializer, bank_layout,
+                                         bank_shape, edge_slice, frozen_statistics, split_bank, STATISTICS)
 
 keras = tf.keras
 
@@ -223,7 +223,8 @@ class _CellPass:
     The input transform (ReLU) and the pools of a state are computed once per pass.
     """
 
-    def __init__(self, cell: MixedCell, states: list[tf.Tensor], weights: tf.Tensor, training):
+    def __init__(self, cell: MixedCell, states: list[tf.Tensor], weights: tf.Tensor, training,
+                 kernel_pieces: dict[str, dict[str, list[tf.Tensor | None]]] | None = None):
         self.cell, self.states, self.training = cell, list(states), bool(training)
         self.dtype = states[0].dtype  # the compute dtype: Keras casts a layer's inputs to its policy
         self.weights = tf.cast(weights, tf.float32)  # architecture weights stay float32 (softmax, BN scales)
@@ -231,7 +232,12 @@ class _CellPass:
         self.new_stats: dict[tuple[str, str], list[tuple[int, tf.Tensor, tf.Tensor]]] = {}
         self._transformed: dict[int, tf.Tensor] = {}
         self._pooled: dict[str, tf.Tensor] = {}
+        # ``kernel_pieces``: trainable kernels already read and split (float32), per op, kernel name
+        # and group; the checkpointed backward pass gives each node's recomputation its own pieces
         self._kernels: dict[str, dict[str, list[tf.Tensor]]] = {}
+        for op, names in (kernel_pieces or {}).items():
+            self._kernels[op] = {name: [None if t is None else _as(t, self.dtype) for t in parts]
+                                 for name, parts in names.items()}
         self._scalars: list[tf.Tensor] | None = None
         self._per_channel: tf.Tensor | None = None
 
@@ -275,17 +281,17 @@ class _CellPass:
         """Every bank of ``op`` read and split once: group i gets the i-th slice (groups are
         contiguous edge ranges in bank order). Kernels are cast to the compute dtype here (also
         when recomputed for the gradient, outside Keras' autocast scope); statistics stay float32."""
-        if op not in self._kernels:
-            cell = self.cell
-            counts = [len(g.edge_ids) for g in cell._op_groups(op)]
-            split = {}
-            for spec in cell.batched[op].kernels:
-                names = [spec.name + "/moving_mean", spec.name + "/moving_variance"] if spec.kind == "bn" else [spec.name]
-                for name in names:
+        split = self._kernels.setdefault(op, {})
+        cell = self.cell
+        counts = None
+        for spec in cell.batched[op].kernels:
+            names = [spec.name + "/moving_mean", spec.name + "/moving_variance"] if spec.kind == "bn" else [spec.name]
+            for name in names:
+                if name not in split:
+                    counts = counts or [len(g.edge_ids) for g in cell._op_groups(op)]
                     split[name] = split_bank(spec, cell.banks[op][name], cell.channels, counts,
                                              None if spec.kind == "bn" else self.dtype)
-            self._kernels[op] = split
-        return self._kernels[op]
+        return split
 
     # --- nodes ----------------------------------------------------------------------------------
     def run(self, op: str, x: tf.Tensor, group: NodeGroup, arch_op: str) -> tf.Tensor:
@@ -368,6 +374,14 @@ def _checkpointed(cell: MixedCell, states: list[tf.Tensor], weights: tf.Tensor, 
 
         def grad(dy, variables=None):
             variables = list(variables or [])
+            # Every trainable bank is read and split once for the whole backward pass; a node's
+            # recomputation differentiates only its own groups' pieces, and each bank's gradient is
+            # one concatenation of its pieces' gradients (re-splitting every bank per node made
+            # zero-filled split gradients and full-bank sums: ~4k graph nodes in the DARTS supernet).
+            pieces = _trainable_pieces(cell)
+            piece_grads = {key: [None] * len(parts) for key, parts in pieces.items()}
+            banked = {_variable_key(cell.banks[op][name]): (op, name) for op, name in pieces}
+            others = [v for v in variables if _variable_key(v) not in banked]
             d_nodes = [None] * cell.num_nodes
             if cell.output_mode == "last":
                 d_nodes[-1] = dy
@@ -383,18 +397,35 @@ def _checkpointed(cell: MixedCell, states: list[tf.Tensor], weights: tf.Tensor, 
                 with tf.control_dependencies([d_nodes[n]]):
                     kept = [tf.identity(t) for t in inputs + nodes[:n] + [w]]
                 sources, w_kept = kept[:-1], kept[-1]
+                mine = [(key, i) for key in pieces for i in _node_group_positions(cell, key[0], n)]
+                own = {}
+                for (op, name), i in mine:
+                    own.setdefault(op, {}).setdefault(name, [None] * len(pieces[(op, name)]))[i] = pieces[(op, name)][i]
+                watched = [pieces[key][i] for key, i in mine]
                 with tf.GradientTape() as tape:
-                    tape.watch(kept)
+                    tape.watch(kept + watched)
                     with frozen_statistics(cell):
-                        again = _CellPass(cell, sources, w_kept, training).node(n)
-                grads = tape.gradient(again, kept + variables, output_gradients=d_nodes[n])
+                        again = _CellPass(cell, sources, w_kept, training, kernel_pieces=own).node(n)
+                grads = tape.gradient(again, kept + watched + others, output_gradients=d_nodes[n])
                 for j, g in enumerate(grads[:len(sources)]):
                     if j < num_inputs:
                         d_inputs[j] = _accumulate(d_inputs[j], g)
                     else:
                         d_nodes[j - num_inputs] = _accumulate(d_nodes[j - num_inputs], g)
                 d_w = _accumulate(d_w, grads[len(sources)])
-                d_vars = [_accumulate(a, g) for a, g in zip(d_vars, grads[len(kept):])]
+                for (key, i), g in zip(mine, grads[len(kept):len(kept) + len(watched)]):
+                    piece_grads[key][i] = _accumulate(piece_grads[key][i], g)
+                d_others = iter(grads[len(kept) + len(watched):])  # in the order of ``others``
+                for j, v in enumerate(variables):
+                    if _variable_key(v) not in banked:
+                        d_vars[j] = _accumulate(d_vars[j], next(d_others))
+            for j, v in enumerate(variables):
+                if _variable_key(v) not in banked and d_vars[j] is None:
+                    # a bank reached through a wrapper the key does not see would get no gradient
+                    raise RuntimeError(f"checkpointed cell {cell.name}: no gradient for {v.name}")
+                if _variable_key(v) in banked:
+                    op, name = banked[_variable_key(v)]
+                    d_vars[j] = _assemble(cell, op, name, pieces[(op, name)], piece_grads[(op, name)])
             d_inputs = [tf.zeros_like(t) if g is None else g for t, g in zip(inputs, d_inputs)]
             d_w = tf.zeros_like(w) if d_w is None else d_w
             return d_inputs + [d_w], d_vars
@@ -402,6 +433,39 @@ def _checkpointed(cell: MixedCell, states: list[tf.Tensor], weights: tf.Tensor, 
         return cell._output(nodes), grad
 
     return forward(*states, weights)
+
+
+def _variable_key(v) -> int:
+    """The same key for a variable and its mixed-precision (autocast) or distributed wrapper."""
+    return id(v.handle)
+
+
+def _as(t: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    return t if t.dtype == dtype else tf.cast(t, dtype)
+
+
+def _trainable_pieces(cell: MixedCell) -> dict[tuple[str, str], list[tf.Tensor]]:
+    """Every trainable bank of ``cell`` read once and split into its groups (float32)."""
+    pieces = {}
+    for op, batched in cell.batched.items():
+        counts = [len(g.edge_ids) for g in cell._op_groups(op)]
+        for spec in batched.kernels:
+            if spec.kind != "bn":
+                pieces[(op, spec.name)] = split_bank(spec, cell.banks[op][spec.name], cell.channels, counts)
+    return pieces
+
+
+def _node_group_positions(cell: MixedCell, op: str, node: int) -> list[int]:
+    """Positions, in ``op``'s bank order, of the groups of ``node``."""
+    return [i for i, g in enumerate(cell._op_groups(op)) if g.node == node]
+
+
+def _assemble(cell: MixedCell, op: str, name: str, parts: list[tf.Tensor], grads: list) -> tf.Tensor:
+    """A bank's gradient from its pieces' gradients (zeros for a piece no node used)."""
+    spec = next(s for s in cell.batched[op].kernels if s.name == name)
+    _, axis = bank_layout(spec, cell.channels)
+    grads = [tf.zeros_like(p) if g is None else tf.cast(g, p.dtype) for p, g in zip(parts, grads)]
+    return grads[0] if len(grads) == 1 else tf.concat(grads, axis=axis)
 
 
 def _accumulate(total, g):
