@@ -44,9 +44,11 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+NO_TEMPERATURE = dict(temperature=1.0, temperature_schedule="constant", final_temperature=None)
+"""T = 1 throughout: plain DARTS' softmax, whatever BATS' default temperature is."""
 VARIANTS = {
-    "naive": dict(naive=True, temperature=1.0, binarize="weights_and_activations", kd_weight=0.0),
-    "space": dict(temperature=1.0, binarize="weights_and_activations", kd_weight=0.0),
+    "naive": dict(naive=True, **NO_TEMPERATURE, binarize="weights_and_activations", kd_weight=0.0),
+    "space": dict(**NO_TEMPERATURE, binarize="weights_and_activations", kd_weight=0.0),
     "space_temp": dict(binarize="weights_and_activations", kd_weight=0.0),
     "full": dict(binarize="activations", kd_weight=1.0),
 }

@@ -216,7 +216,7 @@ def test_warmup_keeps_the_architecture_until_the_weights_trained_then_the_schedu
     monkeypatch.setattr(bats, "DISCRETIZATION_IMAGES", 64)
     monkeypatch.setattr(bats, "DISCRETIZATION_BATCH", 64)
     config = BatsSearchConfig(output_dir=str(tmp_path / "bats"), method="single_darts", dataset="mnist_embedded",
-                              data_dir=tfds_dir, image_size=8, epochs=2, steps_per_epoch=2, validation_steps=1,
+                              data_dir=tfds_dir, image_size=8, epochs=3, steps_per_epoch=2, validation_steps=1,
                               batch_size=8, layers=3, init_channels=4, groups=2, shuffle_groups=2, kd_weight=0.0,
                               arch_learning_rate=0.1, arch_warmup_epochs=1, temperature=1.0,
                               temperature_schedule="exponential", final_temperature=0.2, checkpoint_cells=False,
