@@ -10,8 +10,9 @@ budget (binaries.train --binary's two-stage recipe), for every seed:
                --final_temperature), binary weights and activations, no distillation
   full         BATS: the same temperature, binary activations / real weights during the search, and
                distillation from the real-valued supernet searched first (its time is counted)
-All variants share --arch_learning_rate. The search network's grouped binary convs have the groups of
-the trained network (--train_channels), as binaries.search_bats gives them by default.
+All variants share --arch_learning_rate and --arch_warmup_epochs (weights only for the first N epochs).
+The search network's grouped binary convs have the groups of the trained network (--train_channels),
+as binaries.search_bats gives them by default.
 
 Reported per variant (mean and std over seeds): parameter-free ops in the derived genotype, the
 discretisation gap of the search (tfnas.methods.bats.discretization_gap: supernet vs argmax vs
@@ -25,8 +26,8 @@ searches/trainings and reuses finished ones).
 Usage:
   python benchmarks/bats_ablation.py [--output_dir /tmp/bats_ablation] [--seeds 3] [--search_epochs 4]
       [--search_steps 8] [--train_epochs 2] [--train_steps 25] [--image_size 16] [--variants space,space_temp]
-      [--arch_learning_rate 3e-4] [--temperature 0.2] [--temperature_schedule constant] [--final_temperature T]
-      [--jobs 1]
+      [--arch_learning_rate 3e-4] [--arch_warmup_epochs 0] [--temperature 0.2] [--temperature_schedule constant]
+      [--final_temperature T] [--jobs 1]
 Last line: one JSON object with the per-variant figures, the configuration, whether the paper's
 ordering (naive < space < space_temp < full in accuracy) holds and whether the temperature claim does.
 """
@@ -43,9 +44,11 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+NO_TEMPERATURE = dict(temperature=1.0, temperature_schedule="constant", final_temperature=None)
+"""T = 1 throughout: plain DARTS' softmax, whatever BATS' default temperature is."""
 VARIANTS = {
-    "naive": dict(naive=True, temperature=1.0, binarize="weights_and_activations", kd_weight=0.0),
-    "space": dict(temperature=1.0, binarize="weights_and_activations", kd_weight=0.0),
+    "naive": dict(naive=True, **NO_TEMPERATURE, binarize="weights_and_activations", kd_weight=0.0),
+    "space": dict(**NO_TEMPERATURE, binarize="weights_and_activations", kd_weight=0.0),
     "space_temp": dict(binarize="weights_and_activations", kd_weight=0.0),
     "full": dict(binarize="activations", kd_weight=1.0),
 }
@@ -54,7 +57,8 @@ WITH_TEMPERATURE = ("space_temp", "full")
 
 
 def variant_settings(args: argparse.Namespace, variant: str) -> dict:
-    settings = dict(VARIANTS[variant], arch_learning_rate=args.arch_learning_rate)
+    settings = dict(VARIANTS[variant], arch_learning_rate=args.arch_learning_rate,
+                    arch_warmup_epochs=args.arch_warmup_epochs)
     if variant in WITH_TEMPERATURE:
         settings.update(temperature=args.temperature, temperature_schedule=args.temperature_schedule,
                         final_temperature=args.final_temperature)
@@ -84,7 +88,12 @@ def run_one(args: argparse.Namespace, variant: str, seed: int) -> dict:
     last = search["epochs"][-1]
     result = {"variant": variant, "seed": seed, "parameter_free_ops": parameter_free_count(load_genotype(genotype_path)),
               "search_time_s": search["total_wall_time_s"], "supernet_val_accuracy": last.get("val_accuracy"),
-              "entropy": (last["entropy_normal"] + last["entropy_reduce"]) / 2, **search["discretization"]}
+              "entropy": (last["entropy_normal"] + last["entropy_reduce"]) / 2, **search["discretization"],
+              # when the parameter-free ops take the lead: the derived genotype's count after every epoch
+              "parameter_free_ops_by_epoch": [e["parameter_free_ops"] for e in search["epochs"]],
+              "entropy_by_epoch": [round((e["entropy_normal"] + e["entropy_reduce"]) / 2, 4) for e in search["epochs"]],
+              "final_temperature_used": search["final_temperature_used"],
+              "temperature_at_derivation": search["architecture"]["temperature"]}
     if args.train_epochs > 0:
         trained = train_genotype(TrainConfig(
             output_dir=os.path.join(out, "train"), genotype=genotype_path, dataset=args.dataset,
@@ -123,6 +132,7 @@ def main() -> None:
     parser.add_argument("--train_layers", type=int, default=5)
     parser.add_argument("--train_channels", type=int, default=32)
     parser.add_argument("--arch_learning_rate", type=float, default=3e-4, help="every variant's (DARTS' 3e-4)")
+    parser.add_argument("--arch_warmup_epochs", type=int, default=0, help="every variant's: weights-only epochs first")
     parser.add_argument("--temperature", type=float, default=0.2, help="space_temp and full: T at epoch 0")
     parser.add_argument("--temperature_schedule", default="constant")
     parser.add_argument("--final_temperature", type=float, default=None)

@@ -33,6 +33,11 @@ ARCH_STEP_BUDGET = flags.DEFINE_float(
     "Single-DARTS (measured on the embedded data, docs/METHODS.md), 0 for BATS.")
 ARCH_WEIGHT_DECAY = flags.DEFINE_float("arch_weight_decay", 1e-3, "L2 decay of the architecture variables.")
 ARCH_BETA1 = flags.DEFINE_float("arch_beta1", 0.5, "Adam beta_1 of the architecture optimizer.")
+ARCH_WARMUP_EPOCHS = flags.DEFINE_integer(
+    "arch_warmup_epochs", None, "Architecture warm-up: the first N epochs train the network weights only (the "
+    "architecture learning rate is 0), so that ops which need training (convolutions) are trained before the "
+    "architecture is scored. Default: 0 for DARTS and Single-DARTS (their papers' recipe); BATS' default, see "
+    "docs/METHODS.md.")
 ARCH_ACTIVATION = flags.DEFINE_enum(
     "arch_activation", "softmax", ["softmax", "sigmoid"],
     "Op weights from alpha: softmax (DARTS and the published Single-DARTS; the default) or sigmoid "
@@ -76,4 +81,5 @@ def search_config_kwargs() -> dict:
         distribution=common.DISTRIBUTION.value, sync_batch_norm=common.SYNC_BATCH_NORM.value,
         fresh=common.FRESH.value, verbose=common.VERBOSE.value, mixed_precision=common.MIXED_PRECISION.value,
         # unset: the method's own default (SearchConfig / BatsSearchConfig)
-        **({} if ARCH_STEP_BUDGET.value is None else {"arch_step_budget": ARCH_STEP_BUDGET.value}))
+        **({} if ARCH_STEP_BUDGET.value is None else {"arch_step_budget": ARCH_STEP_BUDGET.value}),
+        **({} if ARCH_WARMUP_EPOCHS.value is None else {"arch_warmup_epochs": ARCH_WARMUP_EPOCHS.value}))

@@ -206,3 +206,34 @@ def test_search_with_teacher_writes_outputs_and_resumes(tmp_path, tfds_dir, monk
     assert gap["gap"] == pytest.approx(gap["supernet_accuracy"] - gap["derived_accuracy"], abs=1e-4)
     assert again["discretization"] == gap  # measured on the restored final supernet: the same on a resumed run
     assert summary["architecture"]["groups"] == 2  # the deployed network's (64 initial channels -> 2 groups)
+
+
+def test_warmup_keeps_the_architecture_until_the_weights_trained_then_the_schedule_sharpens_it(
+        tmp_path, tfds_dir, monkeypatch):
+    """What --arch_warmup_epochs and an annealed temperature promise: the architecture does not move in
+    the warm-up epochs, moves after, and the genotype (and the discretisation gap) is derived at the
+    temperature the schedule ends at."""
+    monkeypatch.setattr(bats, "DISCRETIZATION_IMAGES", 64)
+    monkeypatch.setattr(bats, "DISCRETIZATION_BATCH", 64)
+    config = BatsSearchConfig(output_dir=str(tmp_path / "bats"), method="single_darts", dataset="mnist_embedded",
+                              data_dir=tfds_dir, image_size=8, epochs=3, steps_per_epoch=2, validation_steps=1,
+                              batch_size=8, layers=3, init_channels=4, groups=2, shuffle_groups=2, kd_weight=0.0,
+                              arch_learning_rate=0.1, arch_warmup_epochs=1, temperature=1.0,
+                              temperature_schedule="exponential", final_temperature=0.2, checkpoint_cells=False,
+                              verbose=0)
+    initial = bats.build_supernet(config, 10)
+    initial(tf.zeros([1, 8, 8, 1]))
+    tf.config.run_functions_eagerly(True)  # a tiny network: eager steps beat tracing
+    try:
+        summary = bats.run_bats_search(config)
+    finally:
+        tf.config.run_functions_eagerly(False)
+    first = summary["epochs"][0]
+    for name in initial.cell_types:
+        alpha0 = initial.alphas[name].numpy()
+        # after the warm-up epoch (T = 1): the initial architecture, weight decay included
+        np.testing.assert_allclose(first["op_weights"][name], tf.nn.softmax(alpha0, axis=-1).numpy(), atol=2e-5)
+        assert np.abs(np.asarray(summary["architecture"]["alphas"][name]) - alpha0).max() > 0.05  # then it moved
+    assert summary["architecture"]["temperature"] == pytest.approx(0.2)
+    assert summary["discretization"]["temperature"] == pytest.approx(0.2)  # the restored supernet's T
+    assert summary["final_temperature_used"] == pytest.approx(0.2)

@@ -64,6 +64,7 @@ class SearchConfig:
     arch_step_budget: float = ARCH_STEP_BUDGET
     arch_weight_decay: float = 1e-3
     arch_beta1: float = 0.5
+    arch_warmup_epochs: int = 0  # tfnas.training.arch_warmup: weights only for the first N epochs
     arch_activation: str = "softmax"
     temperature: float = 1.0
     temperature_schedule: str = "constant"  # tfnas.training.temperature: T from `temperature` to `final_temperature`
@@ -94,6 +95,9 @@ class SearchConfig:
         if self.arch_learning_rate <= 0 or self.arch_step_budget < 0:
             raise ConfigError(f"--arch_learning_rate must be positive and --arch_step_budget >= 0, got "
                               f"{self.arch_learning_rate} and {self.arch_step_budget}")
+        if not 0 <= self.arch_warmup_epochs < max(self.epochs, 1):
+            raise ConfigError(f"--arch_warmup_epochs must be >= 0 and below --epochs={self.epochs} (the search needs "
+                              f"epochs that update the architecture), got {self.arch_warmup_epochs}")
         validate_temperature_schedule(self.temperature_schedule)
         if self.temperature <= 0 or (self.final_temperature is not None and self.final_temperature <= 0):
             raise ConfigError("--temperature and --final_temperature must be positive")
@@ -117,7 +121,8 @@ class SearchConfig:
 
     def resolved_arch_learning_rate(self, steps_per_epoch: int) -> float:
         """The architecture learning rate this search runs with: ``arch_learning_rate``, raised to
-        ``arch_step_budget / (epochs x steps_per_epoch)`` where that is larger.
+        ``arch_step_budget / (architecture epochs x steps_per_epoch)`` where that is larger (architecture
+        epochs: ``epochs`` less the ``arch_warmup_epochs`` that train the weights only).
 
         Adam moves each architecture variable by at most about the learning rate per step, so
         lr x steps bounds how far alpha can travel from its near-uniform start. DARTS' recipe
@@ -127,4 +132,5 @@ class SearchConfig:
         """
         if not self.arch_step_budget:
             return self.arch_learning_rate
-        return max(self.arch_learning_rate, self.arch_step_budget / (self.epochs * steps_per_epoch))
+        arch_epochs = max(self.epochs - self.arch_warmup_epochs, 1)
+        return max(self.arch_learning_rate, self.arch_step_budget / (arch_epochs * steps_per_epoch))

@@ -232,7 +232,8 @@ def discretization_gap(config: BatsSearchConfig) -> dict[str, Any]:
       derived   one-hot on the derived genotype (tfnas.spaces.bats.derived_op_weights: DARTS'
                 rule keeps two edges per node and never ``none``).
     ``gap`` = supernet - derived, split into ``mixing_gap`` (supernet - argmax) and
-    ``derivation_gap`` (argmax - derived).
+    ``derivation_gap`` (argmax - derived). ``temperature``: the T of ``supernet`` (the checkpoint's:
+    the last epoch's under a schedule).
     """
     from tfnas.data import eval_dataset, load_image_data
     from tfnas.spaces.bats import derived_op_weights
@@ -253,6 +254,7 @@ def discretization_gap(config: BatsSearchConfig) -> dict[str, Any]:
     derived = batch_statistics_accuracy(supernet, dataset, derived_op_weights(genotype))
     return {"supernet_accuracy": round(mixed, 4), "argmax_accuracy": round(argmax, 4),
             "derived_accuracy": round(derived, 4), "gap": round(mixed - derived, 4),
+            "temperature": round(float(supernet.temperature.numpy()), 6),
             "mixing_gap": round(mixed - argmax, 4), "derivation_gap": round(argmax - derived, 4), "images": n,
             "split": "held-out part of the search split" if held_out else "test",
             "batch_norm": "batch statistics", "genotype": genotype.to_json()}

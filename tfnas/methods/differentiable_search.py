@@ -40,6 +40,7 @@ from tfnas.training.progress import fit_verbosity
 from tfnas.training.precision import precision_policy
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
+from tfnas.training.arch_warmup import ArchitectureWarmup
 from tfnas.training.temperature import TemperatureSchedule
 from tfnas.configs.differentiable import (  # noqa: F401  (re-exported: the driver's settings)
     ARCH_STEP_BUDGET, DEFAULT_LAYERS, DEFAULT_TRAIN_PORTION, SAFE_ON_RESUME, SearchConfig)
@@ -145,7 +146,8 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     # fresh search by --arch_step_budget.
     arch_lr = config.resolved_arch_learning_rate(steps)
     restored_lr = float(tf.keras.backend.get_value(model.arch_optimizer.learning_rate))
-    if start_epoch > 0 and not np.isclose(restored_lr, arch_lr, rtol=1e-6):
+    # (a run checkpointed inside its architecture warm-up saved the warm-up's rate 0)
+    if start_epoch > config.arch_warmup_epochs and not np.isclose(restored_lr, arch_lr, rtol=1e-6):
         logging.warning("resuming at epoch %d with architecture learning rate %.4g (the run so far used %.4g): "
                         "--arch_step_budget spreads over --epochs=%d now, so the result differs from a search started "
                         "with these settings; --arch_step_budget=0 keeps the rate fixed", start_epoch + 1, arch_lr,
@@ -174,7 +176,7 @@ def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder 
     ckpt_cb = EpochCheckpoint(state, run_dir, epoch_record)
     temperature = TemperatureSchedule(model.supernet, config.epochs, config.temperature, config.final_temperature,
                                       config.temperature_schedule)
-    callbacks = [temperature, ckpt_cb,
+    callbacks = [temperature, ArchitectureWarmup(model.arch_optimizer, config.arch_warmup_epochs, arch_lr), ckpt_cb,
                  EpochTensorBoard(run_dir.tensorboard, write_graph=False, update_freq="epoch")]
     if extra_callbacks is not None:
         callbacks = list(extra_callbacks(model)) + callbacks
