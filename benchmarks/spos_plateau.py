@@ -3,6 +3,7 @@
     python benchmarks/spos_plateau.py --candidates=4 --steps=150
     python benchmarks/spos_plateau.py --candidates=4 --steps=150 --fixed_path
     python benchmarks/spos_plateau.py --candidates=2 --steps=500
+    python benchmarks/spos_plateau.py --steps=200 --zero_init_residual --fix_strided
 
 The supernet of ``search_hurricane`` (``SinglePathSupernet``, PathSGD, SPOS' label smoothing and
 affine-free BN unless changed) over mnist_embedded at 32x32, with the same ``--candidates`` ops at
@@ -10,7 +11,12 @@ every one of the 20 layers (the first of mbconv_k3_e3, mbconv_k5_e6, shufflenet_
 trained with uniform random paths (SPOS) or with one fixed path (``--fixed_path``: candidate 0
 everywhere, the same graph with the sampling switched off). The gap between the two is what path
 sampling costs the supernet's learning at this budget: if the sampled supernet is still at chance
-when the evolution scores candidates, their ranking is noise. The last line is one JSON object:
+when the evolution scores candidates, their ranking is noise. Two diagnostics of why (issue 13.1):
+``--zero_init_residual`` starts every inverted residual with a shortcut as the identity (its last
+BN's scale at 0, learned), ``--fix_strided`` gives the four non-residual strided layers (each
+stage's first) candidate 0 only; either removes one source of path-to-path disagreement at
+initialisation. ``--fix_strided`` is not SPOS (those layers are searched), only a measurement.
+The last line is one JSON object:
 the training loss and accuracy after every 50 steps and the wall seconds.
 """
 from __future__ import annotations
@@ -42,6 +48,10 @@ def main() -> None:
     parser.add_argument("--width_multiplier", type=float, default=0.25)
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--zero_init_residual", action="store_true",
+                        help="zero-initialised (learned) scale of every residual branch's last BN")
+    parser.add_argument("--fix_strided", action="store_true",
+                        help="diagnostic, not SPOS: each stage's strided first layer gets candidate 0 only")
     args = parser.parse_args()
 
     import tensorflow as tf
@@ -56,8 +66,10 @@ def main() -> None:
     keras.utils.set_random_seed(args.seed)
     data = data_lib.load_image_data("mnist_embedded", None, image_size=32)
     config = hurricane.HurricaneConfig(32, args.width_multiplier, data.image_shape[-1], data.num_classes)
-    supernet = SinglePathSupernet(config, [args.ops.split(",")[:args.candidates]] * hurricane.NUM_LAYERS, seed=args.seed,
-                                  bn_affine=args.bn_affine)
+    ops = args.ops.split(",")[:args.candidates]
+    candidates = [ops[:1] if args.fix_strided and pos.stride == 2 else ops for pos in config.positions()]
+    supernet = SinglePathSupernet(config, candidates, seed=args.seed, bn_affine=args.bn_affine,
+                                  zero_init_residual=args.zero_init_residual)
     if args.plain_sgd:
         optimizer = keras.optimizers.SGD(args.learning_rate, momentum=0.9)
     else:
@@ -71,6 +83,7 @@ def main() -> None:
     history = supernet.fit(stream, epochs=max(1, args.steps // 50), steps_per_epoch=50, verbose=0).history
     print(json.dumps({"ops": args.ops.split(",")[:args.candidates], "candidates": args.candidates, "fixed_path": args.fixed_path, "steps": args.steps,
                       "learning_rate": args.learning_rate, "bn_affine": args.bn_affine, "plain_sgd": args.plain_sgd,
+                      "zero_init_residual": args.zero_init_residual, "fix_strided": args.fix_strided,
                       "loss": [round(v, 3) for v in history["loss"]],
                       "accuracy": [round(v, 3) for v in history["accuracy"]],
                       "chance": round(1 / data.num_classes, 3), "wall_s": round(time.perf_counter() - start, 1)}))

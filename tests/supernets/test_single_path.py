@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tfnas import data as data_lib
 from tfnas.spaces import hurricane
+from tfnas.supernets import single_path
 from tfnas.supernets.single_path import PathSGD, SinglePathSupernet, batchnorms, light_graph_optimization
 
 keras = tf.keras
@@ -132,3 +133,36 @@ def test_affine_free_bn_trains_no_scale_or_offset_and_transfers_to_the_child(mni
     x = data_lib.representative_images(mnist, 8)
     np.testing.assert_allclose(supernet(x, training=False, path=supernet.path_for(ops)).numpy(),
                                child(x, training=False).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_zero_init_residual_starts_residual_candidates_as_identity_and_learns_their_scale(mnist):
+    """``zero_init_residual``: paths that differ only in residual candidates compute the same function at
+    initialisation (without it they do not), and those BN scales train even with affine-free BN."""
+    residual = [["mbconv_k3_e3", "mbconv_k5_e6"] if i in (1, 17) else ["mbconv_k3_e1"] for i in range(20)]
+    x = data_lib.representative_images(mnist, 8)
+    paths = [np.zeros(20, np.int32), np.zeros(20, np.int32)]
+    paths[1][[1, 17]] = 1
+    outputs = {}
+    for zero in (False, True):
+        tf.keras.utils.set_random_seed(0)
+        supernet = SinglePathSupernet(CONFIG, residual, seed=3, bn_affine=False, zero_init_residual=zero)
+        a, b = (supernet(x, training=True, path=p).numpy() for p in paths)  # batch statistics, as in training
+        outputs[zero] = np.abs(a - b).max()
+    assert outputs[False] > 1e-3
+    assert outputs[True] < 1e-6
+    gammas = {bn.gamma.ref() for bn in single_path.residual_batchnorms(supernet)}
+    assert len(gammas) == 2 * 2 + 14  # both candidates of layers 1 and 17, the 14 other stride-1 layers
+    trainable = {v.ref() for v in supernet.trainable_path_variables()}
+    assert gammas <= trainable
+    assert not any(bn.gamma.ref() in trainable for bn in batchnorms(supernet) if bn.gamma.ref() not in gammas)
+    supernet.compile(optimizer=PathSGD(0.05).attach(supernet),
+                     loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    supernet.use_path(paths[0])
+    with light_graph_optimization():
+        supernet.fit(data_lib.train_stream(mnist, None, 16, seed=0, steps_per_epoch=2), epochs=1, steps_per_epoch=2,
+                     verbose=0)
+    taken = supernet.choice_layers[1].candidates[0]
+    assert np.abs([bn for bn in batchnorms(taken) if bn.name == "bn_project"][0].gamma.numpy()).max() > 0
+    ops = supernet.ops_for(paths[0])
+    np.testing.assert_allclose(supernet(x, training=False, path=paths[0]).numpy(),
+                               supernet.export_child(ops)(x, training=False).numpy(), rtol=1e-5, atol=1e-5)

@@ -15,6 +15,14 @@ them, which is the same function as BN without them. The child network has ordin
 the weight transfer needs no special case: the child receives scale 1 and offset 0, computes what
 the path computed, and learns its own scale and offset when it is trained.
 
+Zero-initialised residual branches (``zero_init_residual=True``, not SPOS' default; "zero-gamma",
+Goyal et al. 2017): the last BN of every inverted residual that has an identity shortcut starts
+with scale 0 and learns its scale and offset (even when the rest of the BN is affine-free), so at
+initialisation those candidates are the identity and every path through them computes the same
+function. It addresses one of the two reasons a sampled supernet stays at chance on small budgets
+(docs/BENCHMARKS.md, issue 13.1): independently initialised candidates give every path unrelated
+features. Layers without a shortcut (each stage's strided first layer, shuffle units) are unchanged.
+
 Frozen layers (stage 2 of the two-stage search) run in inference mode and contribute no variable
 to the step's gradient: backpropagation passes through them (the searched layers come first) but
 computes no weight gradients for them.
@@ -43,7 +51,8 @@ class SinglePathSupernet(PathSamplingSupernet):
     """
 
     def __init__(self, config: hurricane.HurricaneConfig, candidates: Sequence[Sequence[str]], seed: int = 0,
-                 dropout: float = 0.0, frozen_layers: Iterable[int] = (), bn_affine: bool = True, **kwargs):
+                 dropout: float = 0.0, frozen_layers: Iterable[int] = (), bn_affine: bool = True,
+                 zero_init_residual: bool = False, **kwargs):
         if len(candidates) != hurricane.NUM_LAYERS:
             raise ValueError(f"need candidates for {hurricane.NUM_LAYERS} layers, got {len(candidates)}")
         super().__init__([len(c) for c in candidates], seed=seed, **kwargs)
@@ -58,6 +67,10 @@ class SinglePathSupernet(PathSamplingSupernet):
             for ops, pos in zip(self.candidates, config.positions())]
         self.head = hurricane_network.Head(config.head_channels, config.num_classes, dropout, name="head")
         self.build_all()
+        self.zero_init_residual = bool(zero_init_residual)
+        self._residual_bns = residual_batchnorms(self) if self.zero_init_residual else []
+        for bn in self._residual_bns:
+            bn.gamma.assign(tf.zeros_like(bn.gamma))
 
     def build_all(self) -> None:
         """Create every candidate's weights (a single-branch forward would leave the others unbuilt)."""
@@ -80,7 +93,8 @@ class SinglePathSupernet(PathSamplingSupernet):
 
     def trainable_path_variables(self) -> list[tf.Variable]:
         """Trainable weights of the stem, the head and every candidate of the layers that are not frozen
-        (without BN scales and offsets when the BN is affine-free)."""
+        (without BN scales and offsets when the BN is affine-free, except the zero-initialised
+        residual BNs of ``zero_init_residual``)."""
         out = list(self.stem.trainable_variables)
         for i, layer in enumerate(self.choice_layers):
             if i not in self.frozen_layers:
@@ -88,7 +102,9 @@ class SinglePathSupernet(PathSamplingSupernet):
                     out += op.trainable_variables
         out += list(self.head.trainable_variables)
         if not self.bn_affine:
-            affine = {id(v) for bn in batchnorms(self) for v in (bn.gamma, bn.beta) if v is not None}
+            keep = {id(bn) for bn in self._residual_bns}  # zero-initialised scales must learn to grow
+            affine = {id(v) for bn in batchnorms(self) if id(bn) not in keep
+                      for v in (bn.gamma, bn.beta) if v is not None}
             out = [v for v in out if id(v) not in affine]
         return out
 
@@ -130,3 +146,13 @@ class SinglePathSupernet(PathSamplingSupernet):
                   for i, (layer, j) in enumerate(zip(self.choice_layers, path))]
         transfer_weights(pairs + [(self.head, child.get_layer("head"))])
         return child
+
+
+def residual_batchnorms(supernet: SinglePathSupernet) -> list[keras.layers.BatchNormalization]:
+    """The last BN of every candidate inverted residual with an identity shortcut (its projection's BN)."""
+    out = []
+    for layer in supernet.choice_layers:
+        for op in layer.candidates:
+            if isinstance(op, mobile_ops.InvertedResidual) and op.residual:
+                out += [bn for bn in batchnorms(op) if bn.name == "bn_project"]
+    return out
