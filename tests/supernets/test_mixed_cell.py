@@ -65,12 +65,14 @@ def test_nasbench201_cell_equals_explicit_sum_of_ops(explicit_cell):
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_checkpointed_cell_has_the_same_gradients_and_updates_statistics_once():
-    tf.random.set_seed(3)
+def _plain_and_checkpointed_gradients(seed: int, reduction: bool, dtype=tf.float32):
+    """A DARTS cell and its checkpointed twin with the same weights, and both cells' gradients of
+    the same loss (architecture weights first, then the cell's trainable variables)."""
+    tf.random.set_seed(seed)
     c = 4
-    plain = MixedCell(darts_space.OPS, c, 2, 4, reduction=True)
-    ckpt = MixedCell(darts_space.OPS, c, 2, 4, reduction=True, checkpoint=True)
-    states = [tf.random.normal([2, 8, 8, c]), tf.random.normal([2, 8, 8, c])]
+    plain = MixedCell(darts_space.OPS, c, 2, 4, reduction=reduction)
+    ckpt = MixedCell(darts_space.OPS, c, 2, 4, reduction=reduction, checkpoint=True)
+    states = [tf.cast(tf.random.normal([2, 8, 8, c]), dtype) for _ in range(2)]
     weights = tf.Variable(tf.nn.softmax(tf.random.normal([14, 8]), axis=-1))
     plain(states, weights, training=False)
     ckpt(states, weights, training=False)
@@ -78,10 +80,14 @@ def test_checkpointed_cell_has_the_same_gradients_and_updates_statistics_once():
 
     def grads(cell):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.square(cell(states, weights, training=True)))
+            loss = tf.reduce_sum(tf.square(tf.cast(cell(states, weights, training=True), tf.float32)))
         return tape.gradient(loss, [weights] + cell.trainable_variables)
 
-    g_plain, g_ckpt = tf.function(lambda: grads(plain))(), tf.function(lambda: grads(ckpt))()
+    return plain, ckpt, tf.function(lambda: grads(plain))(), tf.function(lambda: grads(ckpt))()
+
+
+def test_checkpointed_cell_has_the_same_gradients_and_updates_statistics_once():
+    plain, ckpt, g_plain, g_ckpt = _plain_and_checkpointed_gradients(3, reduction=True)
     for a, b in zip(g_plain, g_ckpt):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
     for a, b in zip(plain.non_trainable_variables, ckpt.non_trainable_variables):
@@ -95,23 +101,8 @@ def test_checkpointed_cell_under_bfloat16_has_the_plain_cells_gradients():
     # must still find each bank it read (it splits every bank once and assembles its gradient).
     from tfnas.training.precision import precision_policy
 
-    tf.random.set_seed(4)
-    c = 4
     with precision_policy("mixed_bfloat16"):
-        plain = MixedCell(darts_space.OPS, c, 2, 4, reduction=False)
-        ckpt = MixedCell(darts_space.OPS, c, 2, 4, reduction=False, checkpoint=True)
-        states = [tf.cast(tf.random.normal([2, 8, 8, c]), tf.bfloat16) for _ in range(2)]
-        weights = tf.Variable(tf.nn.softmax(tf.random.normal([14, 8]), axis=-1))
-        plain(states, weights, training=False)
-        ckpt(states, weights, training=False)
-        ckpt.set_weights(plain.get_weights())
-
-        def grads(cell):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(tf.square(tf.cast(cell(states, weights, training=True), tf.float32)))
-            return tape.gradient(loss, [weights] + cell.trainable_variables)
-
-        g_plain, g_ckpt = tf.function(lambda: grads(plain))(), tf.function(lambda: grads(ckpt))()
+        _, ckpt, g_plain, g_ckpt = _plain_and_checkpointed_gradients(4, reduction=False, dtype=tf.bfloat16)
     assert len(g_ckpt) == 1 + len(ckpt.trainable_variables) and all(g is not None for g in g_ckpt)
     for a, b in zip(g_plain, g_ckpt):
         a, b = tf.cast(a, tf.float32).numpy(), tf.cast(b, tf.float32).numpy()
