@@ -4,11 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Two workers (pytest-xdist), a test file per worker at a time: many tests wait on subprocesses or
-# on Python, so two files in flight keep both cores busy. Files go out in collection order, which
-# tests/conftest.py starts with the slow files (xdist's default would send files with many tests first
-# and leave a one-test kill/resume file running alone at the end). TFNAS_TEST_WORKERS=0: one process.
+# on Python, so two files in flight keep both cores busy. TFNAS_TEST_WORKERS=0 runs in one process.
 workers="${TFNAS_TEST_WORKERS:-2}"
 if [ "$workers" = "0" ]; then
   exec .venv/bin/python -m pytest tests -q -p no:cacheprovider --durations=25 "$@"
 fi
-exec .venv/bin/python -m pytest tests -q -p no:cacheprovider -n "$workers" --dist loadfile --no-loadscope-reorder --durations=25 "$@"
+exec .venv/bin/python -m pytest tests -q -p no:cacheprovider -n "$workers" --dist loadfile --durations=25 "$@"

@@ -141,27 +141,3 @@ def read_trials(logdir: str) -> dict:
             out["trials"][os.path.relpath(directory, logdir)] = {"id": ids[0] if len(ids) == 1 else ids,
                                                                  "hparams": hparams, "metrics": metrics}
     return out
-
-
-# Test files that take minutes (subprocess searches traced several times, strategies on virtual
-# devices), slowest first: scheduled before the rest, so that with two xdist workers
-# (`--dist loadfile`, scripts/test.sh) no worker is left running one of them alone at the end.
-SLOW_FILES_FIRST = (
-    "tests/test_tutorial.py",
-    "tests/reliability/test_kill_resume_pnas_hurricane.py",
-    "tests/reliability/test_kill_resume_bats.py",
-    "tests/training/test_distribution_mirrored.py",
-    "tests/reliability/test_kill_resume.py",
-    "tests/training/test_distribution_mirrored_bats.py",
-    "tests/methods/test_bats.py",
-    "tests/hardware/test_lce_export.py",
-    "tests/training/test_distribution_multi_worker.py",
-    "tests/methods/test_differentiable.py",
-    "tests/methods/test_hurricane_reproducible.py",
-)
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """Slow files first (a stable sort: every other file and every file's tests keep their order)."""
-    rank = {path: i for i, path in enumerate(SLOW_FILES_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
