@@ -69,7 +69,7 @@ def main(argv):
         binary_stage1_epochs=f.BINARY_STAGE1_EPOCHS.value, network_options=_network_options(),
         teacher=kd_flags.TEACHER.value, kd_weight=kd_flags.KD_WEIGHT.value,
         kd_temperature=kd_flags.KD_TEMPERATURE.value, inherit_from=f.INHERIT_FROM.value,
-        mixed_precision=common.MIXED_PRECISION.value)
+        mixed_precision=common.MIXED_PRECISION.value, graph_optimization=common.GRAPH_OPTIMIZATION.value)
     with exit_on_user_error():
         config.validate()  # before TensorFlow is imported: a bad flag fails in about a second
         from tfnas.training.trainer import train_genotype

@@ -88,4 +88,4 @@ def config() -> ManasConfig:
         grad_clip=supernet_flags.GRAD_CLIP.value, share_cells=SHARE_CELLS.value, ops=tuple(CANDIDATE_OPS.value),
         batches_per_round=BATCHES_PER_ROUND.value, val_bn=VAL_BN_FLAG.value, loss_clip=LOSS_CLIP.value,
         checkpoint_cells=supernet_flags.CHECKPOINT_CELLS.value is not False,  # default on, as for DARTS
-        checkpoint_every=CHECKPOINT_EVERY.value)
+        checkpoint_every=CHECKPOINT_EVERY.value, graph_optimization=common.GRAPH_OPTIMIZATION.value)

@@ -80,6 +80,7 @@ def search_config_kwargs() -> dict:
         final_temperature=FINAL_TEMPERATURE.value, checkpoint_cells=CHECKPOINT_CELLS.value,
         distribution=common.DISTRIBUTION.value, sync_batch_norm=common.SYNC_BATCH_NORM.value,
         fresh=common.FRESH.value, verbose=common.VERBOSE.value, mixed_precision=common.MIXED_PRECISION.value,
+        graph_optimization=common.GRAPH_OPTIMIZATION.value,
         # unset: the method's own default (SearchConfig / BatsSearchConfig)
         **({} if ARCH_STEP_BUDGET.value is None else {"arch_step_budget": ARCH_STEP_BUDGET.value}),
         **({} if ARCH_WARMUP_EPOCHS.value is None else {"arch_warmup_epochs": ARCH_WARMUP_EPOCHS.value}))

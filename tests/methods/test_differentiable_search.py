@@ -17,6 +17,11 @@ from tfnas.training.checkpointing import NonFiniteLoss
 from tfnas.run_dir import RunConfigMismatch
 
 
+# Grappler off for the tests of resume, refusal and NaN handling (its one-off rewrites are a third of a tiny
+# run); the first test and the default-settings tests run TensorFlow's default
+LIGHT = {"graph_optimization": "light"}
+
+
 def _config(out, tfds_dir, **kw) -> SearchConfig:
     base = dict(output_dir=str(out), method="single_darts", space="nasbench201", data_dir=tfds_dir, epochs=2,
                 steps_per_epoch=2, validation_steps=2, batch_size=16, layers=1, init_channels=4, verbose=0)
@@ -48,10 +53,10 @@ def test_interrupted_search_resumes_to_the_same_architecture(tmp_path, tfds_dir,
     # Extending --epochs on resume is exact when no rate depends on the total: --arch_step_budget
     # spreads the architecture rate over --epochs (a killed run with unchanged settings is exact
     # either way: tests/reliability/test_kill_resume.py).
-    straight = run_differentiable_search(_config(tmp_path / "a", tfds_dir, epochs=3, arch_step_budget=0))
-    run_differentiable_search(_config(tmp_path / "b", tfds_dir, epochs=1, arch_step_budget=0))
+    straight = run_differentiable_search(_config(tmp_path / "a", tfds_dir, epochs=3, arch_step_budget=0, **LIGHT))
+    run_differentiable_search(_config(tmp_path / "b", tfds_dir, epochs=1, arch_step_budget=0, **LIGHT))
     assert len(json.load(open(tmp_path / "b" / "history.json"))) == 1
-    resumed = run_differentiable_search(_config(tmp_path / "b", tfds_dir, epochs=3, arch_step_budget=0))
+    resumed = run_differentiable_search(_config(tmp_path / "b", tfds_dir, epochs=3, arch_step_budget=0, **LIGHT))
     assert [e["epoch"] for e in resumed["epochs"]] == [1, 2, 3]
     np.testing.assert_allclose(resumed["architecture"]["alphas"]["cell"], straight["architecture"]["alphas"]["cell"],
                                rtol=1e-5, atol=1e-6)
@@ -59,7 +64,7 @@ def test_interrupted_search_resumes_to_the_same_architecture(tmp_path, tfds_dir,
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_results(tmp_path, tfds_dir, monkeypatch):
-    run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1))
+    run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1, **LIGHT))
     genotype_before = open(tmp_path / "run" / "genotype.json").read()
     original = differentiable.ArchitectureSearchModel._loss_and_gradients
 
@@ -69,7 +74,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_earlier_results(tmp_path, t
 
     monkeypatch.setattr(differentiable.ArchitectureSearchModel, "_loss_and_gradients", poisoned)
     with pytest.raises(NonFiniteLoss, match=r"epoch 2.*last good epoch \(1\)"):
-        run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=2))
+        run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=2, **LIGHT))
     assert [e["epoch"] for e in json.load(open(tmp_path / "run" / "history.json"))] == [1]
     assert open(tmp_path / "run" / "genotype.json").read() == genotype_before
     assert os.path.exists(tmp_path / "run" / "checkpoints" / "ckpt-1.index")
@@ -88,10 +93,10 @@ def test_bad_configurations_are_refused_before_any_work(tmp_path, tfds_dir, chan
 
 
 def test_resuming_with_other_settings_is_refused_and_fresh_moves_the_old_run_aside(tmp_path, tfds_dir):
-    run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1))
+    run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1, **LIGHT))
     with pytest.raises(RunConfigMismatch, match="init_channels: saved 4, now 8"):
-        run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1, init_channels=8))
-    run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1, init_channels=8, fresh=True))
+        run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1, init_channels=8, **LIGHT))
+    run_differentiable_search(_config(tmp_path / "run", tfds_dir, epochs=1, init_channels=8, fresh=True, **LIGHT))
     aside = glob.glob(str(tmp_path / "run" / "previous-*" / "genotype.json"))
     assert len(aside) == 1
 

@@ -82,3 +82,29 @@ def test_keras_curves_and_architecture_summaries_share_steps(tmp_path):
     steps = {e.step for f in glob.glob(str(tmp_path / "train" / "events.*"))
              for e in tf.compat.v1.train.summary_iterator(f) if any(v.tag == "epoch_loss" for v in e.summary.value)}
     assert steps == {1, 2}  # after epoch k at step k, as the architecture summaries (0 = initial)
+
+
+def test_the_cell_image_is_written_every_epoch_and_redrawn_only_when_the_genotype_changes(tmp_path, monkeypatch):
+    import glob
+
+    import tensorflow as tf
+
+    from tfnas.supernets.differentiable import NasBench201Supernet
+    from tfnas.training import arch_summaries
+
+    drawn = []
+    real_draw = arch_summaries.draw_genotype
+    monkeypatch.setattr(arch_summaries, "draw_genotype", lambda g: drawn.append(g) or real_draw(g))
+    net = NasBench201Supernet(10, init_channels=4, layers=1)
+    net(tf.zeros([1, 8, 8, 1]))
+    summary = arch_summaries.ArchitectureSummary(net, str(tmp_path))
+    summary.write(0)
+    summary.write(1)  # same architecture: the drawing is reused
+    alpha = net.alphas["cell"]
+    alpha.assign(alpha + 5.0 * tf.one_hot([1] * alpha.shape[0], alpha.shape[1]))  # skip_connect everywhere
+    summary.write(2)
+    assert [g["ops"] if "ops" in g else g for g in drawn] == [drawn[0]["ops"], ["skip_connect"] * 6]
+    images = [(e.step, v.tensor.string_val[2]) for f in glob.glob(str(tmp_path / "events.*"))
+              for e in tf.compat.v1.train.summary_iterator(f) for v in e.summary.value if v.tag == "genotype/cell"]
+    assert [step for step, _ in images] == [0, 1, 2]
+    assert images[0][1] == images[1][1] != images[2][1]

@@ -18,6 +18,13 @@ def validate_policy(name: str) -> None:
         raise ConfigError(f"--mixed_precision must be one of {', '.join(POLICIES)}, got {name!r}")
 
 
+def validate_graph_optimization(name: str) -> None:
+    from tfnas.graph_optimization import GRAPH_OPTIMIZATIONS
+
+    if name not in GRAPH_OPTIMIZATIONS:
+        raise ConfigError(f"--graph_optimization must be one of {', '.join(GRAPH_OPTIMIZATIONS)}, got {name!r}")
+
+
 def validate_temperature_schedule(schedule: str) -> None:
     if schedule not in TEMPERATURE_SCHEDULES:
         raise ConfigError(f"--temperature_schedule must be one of {TEMPERATURE_SCHEDULES}, got {schedule!r}")

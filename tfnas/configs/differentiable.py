@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from tfnas.configs.common import check_output_dir, validate_policy, validate_temperature_schedule
+from tfnas.configs.common import (check_output_dir, validate_graph_optimization, validate_policy,
+                                  validate_temperature_schedule)
 from tfnas.configs.distribution import validate_distribution
 from tfnas.errors import ConfigError
 
@@ -32,7 +33,7 @@ ARCH_STEP_BUDGET = 30.0
 steps; measured on the embedded data, docs/METHODS.md). 0 keeps ``arch_learning_rate`` fixed."""
 
 
-SAFE_ON_RESUME = ("learning_rate", "min_learning_rate", "arch_learning_rate", "grad_clip")
+SAFE_ON_RESUME = ("learning_rate", "min_learning_rate", "graph_optimization", "arch_learning_rate", "grad_clip")
 """Settings a resumed search may change (after a NaN loss, say); the change is recorded in run_config.json."""
 
 
@@ -71,6 +72,7 @@ class SearchConfig:
     final_temperature: float | None = None
     checkpoint_cells: bool | None = None
     mixed_precision: str = "float32"  # tfnas.training.precision.POLICIES
+    graph_optimization: str = "full"  # tfnas.graph_optimization: "light" skips Grappler (tiny runs)
     distribution: str = "default"  # tfnas.configs.distribution.STRATEGIES
     sync_batch_norm: bool = True  # global-batch BN statistics when there is more than one replica
     fresh: bool = False
@@ -111,6 +113,7 @@ class SearchConfig:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"--{name} must be positive, got {getattr(self, name)}")
         validate_policy(self.mixed_precision)
+        validate_graph_optimization(self.graph_optimization)
         validate_distribution(self.distribution)
 
     def resolved_layers(self) -> int:

@@ -37,7 +37,8 @@ RAY_ONLY = ("num_workers", "ray_address", "cpus_per_worker", "gpus_per_worker", 
 _CHOICES = {"benchmark": (None, *BENCHMARKS), "table_mode": (None, "max", "min"),
             "pnas_surrogate": (None, "lstm", "mlp", "both"), "pnas_surrogate_refit": ("warm", "cold"),
             "pnas_target_transform": (None, "rank", "minmax"), "pnas_cell_output": ("all_blocks", "unused_blocks"),
-            "candidate_weight_decay_type": ("l2", "decoupled"), "executor": ("inprocess", "ray")}
+            "candidate_weight_decay_type": ("l2", "decoupled"), "executor": ("inprocess", "ray"),
+            "graph_optimization": ("full", "light")}
 
 
 class FlagError(ConfigError):
@@ -106,6 +107,7 @@ class DiscreteSearchConfig:
     candidate_weight_decay_type: str = "l2"
     candidate_validation_portion: float = 0.1
     candidate_augment: bool = True
+    graph_optimization: str = "full"  # tfnas.graph_optimization: "light" skips Grappler while candidates train
     dataset: str = "mnist_embedded"
     data_dir: str | None = None
     batch_size: int = 64

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tfnas.configs.common import check_output_dir, validate_policy
+from tfnas.configs.common import check_output_dir, validate_graph_optimization, validate_policy
 from tfnas.configs.differentiable import MIN_DARTS_CELLS
 from tfnas.configs.distribution import validate_distribution
 from tfnas.errors import ConfigError
@@ -20,7 +20,7 @@ real-to-binary recipe; no L2 on latent binary weights [U])."""
 DARTS_CELL_SPACES = ("darts", "bats")
 """Genotypes whose networks stack DARTS cells with two reductions (at least MIN_DARTS_CELLS deep)."""
 
-SAFE_ON_RESUME = ("learning_rate", "min_learning_rate", "grad_clip")
+SAFE_ON_RESUME = ("learning_rate", "min_learning_rate", "graph_optimization", "grad_clip")
 """Settings a resumed training may change (after a NaN loss, say); the change is recorded in run_config.json."""
 
 
@@ -61,9 +61,11 @@ class TrainConfig:
     kd_temperature: float = 1.0
     inherit_from: str | None = None  # a search output_dir whose inherited_model/ initialises the network (ViTAS)
     mixed_precision: str = "float32"  # tfnas.training.precision.POLICIES
+    graph_optimization: str = "full"  # tfnas.graph_optimization: "light" skips Grappler (tiny runs)
 
     def validate(self) -> None:
         validate_policy(self.mixed_precision)
+        validate_graph_optimization(self.graph_optimization)
         if self.distribution == "multi_worker":  # every worker would write the same model directory
             raise ConfigError("train runs in one process: --distribution=multi_worker is for the differentiable "
                               "searches; use --distribution=mirrored (every local device) or default")

@@ -41,6 +41,7 @@ from tfnas.training.temperature import TEMPERATURE_SCHEDULES, TemperatureSchedul
 from tfnas.supernets.bats_supernet import BatsSupernet
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
+from tfnas.graph_optimization import applies_config_graph_optimization
 
 keras = tf.keras
 
@@ -260,6 +261,7 @@ def discretization_gap(config: BatsSearchConfig) -> dict[str, Any]:
             "batch_norm": "batch statistics", "genotype": genotype.to_json()}
 
 
+@applies_config_graph_optimization
 def run_bats_search(config: BatsSearchConfig) -> dict[str, Any]:
     """Run (or resume) a BATS search; with distillation and ``teacher=supernet`` the real-valued
     teacher search runs first in <output_dir>/teacher (resumable too).

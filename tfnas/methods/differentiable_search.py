@@ -45,6 +45,7 @@ from tfnas.training.temperature import TemperatureSchedule
 from tfnas.configs.differentiable import (  # noqa: F401  (re-exported: the driver's settings)
     ARCH_STEP_BUDGET, DEFAULT_LAYERS, DEFAULT_TRAIN_PORTION, SAFE_ON_RESUME, SearchConfig)
 from tfnas.configs import differentiable as _configs
+from tfnas.graph_optimization import applies_config_graph_optimization
 
 assert set(_configs.METHODS) == set(METHODS) and set(_configs.SPACES) == set(SUPERNETS)
 
@@ -110,6 +111,7 @@ ModelBuilder = Callable[[SearchConfig, int, int], ArchitectureSearchModel]
 """(config, num_classes, steps_per_epoch) -> compiled search model (called in the strategy's scope)."""
 
 
+@applies_config_graph_optimization
 def run_differentiable_search(config: SearchConfig, model_builder: ModelBuilder | None = None,
                               extra_callbacks: Callable[[ArchitectureSearchModel], list] | None = None
                               ) -> dict[str, Any]:

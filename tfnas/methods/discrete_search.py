@@ -113,7 +113,8 @@ def _real_setup(config: DiscreteSearchConfig, recorded: dict[str, Any]) -> Setup
         epochs=config.pnas_epochs_per_candidate, batch_size=config.batch_size, steps_per_epoch=config.steps_per_epoch,
         learning_rate=config.candidate_learning_rate, weight_decay=config.candidate_weight_decay,
         weight_decay_type=config.candidate_weight_decay_type, validation_portion=config.candidate_validation_portion,
-        augment=config.candidate_augment, seed=config.seed, verbose=config.verbose)
+        augment=config.candidate_augment, seed=config.seed, verbose=config.verbose,
+        graph_optimization=config.graph_optimization)
     spec = EvaluatorSpec("tfnas.search.training_evaluator:pnas_training_evaluator", dict(
         dataset=config.dataset, data_dir=config.data_dir, cells_per_stage=n, filters=f, cell_output=cell_output,
         training=dataclasses.asdict(training), image_size=config.image_size))

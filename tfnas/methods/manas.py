@@ -31,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tfnas.errors import ConfigError
+from tfnas.configs.common import validate_graph_optimization
 from tfnas.files import read_json, write_json
 from tfnas.run_dir import RunDirectory
 from tfnas.search.api import CategoricalSpace
@@ -86,12 +87,14 @@ class ManasConfig:
     loss_clip: float | None = None  # cross-entropy that counts as loss 1; None: ln(num_classes)
     checkpoint_cells: bool = True  # recompute each cell's path in the backward pass (edge by edge)
     checkpoint_every: int = 50
+    graph_optimization: str = "full"  # tfnas.graph_optimization: "light" skips Grappler (tiny runs)
 
     def check(self) -> None:
         """Every setting that can be checked without loading anything; raises UserInputError subclasses."""
         check_search_settings(self.agent, self.eta, self.gamma, self.ridge, self.loss_noise, self.recommend)
         if self.max_rounds < 1:
             raise ConfigError(f"--max_rounds must be at least 1, got {self.max_rounds}")
+        validate_graph_optimization(self.graph_optimization)
         if self.heatmap_every is not None and self.heatmap_every < 1:
             raise ConfigError(f"--heatmap_every must be at least 1, got {self.heatmap_every}")
         if self.benchmark is not None and self.benchmark not in BENCHMARKS:

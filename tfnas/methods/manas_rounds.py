@@ -40,6 +40,7 @@ from tfnas import data as data_lib
 from tfnas.errors import ConfigError, TrainingDiverged
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
+from tfnas.graph_optimization import applies_config_graph_optimization
 from tfnas.search.manas import LOSS_METRIC
 from tfnas.search.manas_agents import Agents, LossScale, make_agents
 from tfnas.search.manas_summaries import ManasTensorBoard
@@ -102,6 +103,7 @@ class RoundFunctions:
         return float(np.mean(train_losses)), float(np.mean(val_losses))
 
 
+@applies_config_graph_optimization
 def run_supernet_search(config, after_round: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run or resume the supernet search ``config`` (a checked ``ManasConfig``) describes."""
     from tfnas.methods.manas import agents_summary

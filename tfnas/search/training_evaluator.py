@@ -32,6 +32,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
+from tfnas.graph_optimization import graph_optimization
 from tfnas.data import Augment, ImageData, eval_dataset, steps_for, train_stream
 from tfnas.search.api import Architecture
 
@@ -74,6 +75,7 @@ class CandidateTraining:
     augment: bool = True
     seed: int = 0
     verbose: int = 0
+    graph_optimization: str = "full"  # tfnas.graph_optimization.GRAPH_OPTIMIZATIONS
 
 
 class TrainingEvaluator:
@@ -122,8 +124,9 @@ class TrainingEvaluator:
         # The momentum slots now: created in the first traced train step, they make tf.function trace
         # the step a second time (measured: two traces of train_function per candidate).
         optimizer.build(model.trainable_variables)
-        history = model.fit(self.train_data, epochs=t.epochs, steps_per_epoch=self.steps, verbose=t.verbose)
-        val_loss, val_acc = model.evaluate(self.val_data, verbose=0)
+        with graph_optimization(t.graph_optimization):
+            history = model.fit(self.train_data, epochs=t.epochs, steps_per_epoch=self.steps, verbose=t.verbose)
+            val_loss, val_acc = model.evaluate(self.val_data, verbose=0)
         metrics: dict[str, Any] = {
             "val_accuracy": 100.0 * float(val_acc),
             "val_loss": float(val_loss),

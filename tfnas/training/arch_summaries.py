@@ -13,6 +13,7 @@ Keras curves get from ``EpochTensorBoard``, so the charts line up.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,7 @@ class ArchitectureSummary(keras.callbacks.Callback):
         self.supernet = supernet
         self.writer = SummaryWriter(logdir)
         self.edge_names = edge_names
+        self._drawn: tuple[str, bytes] | None = None  # (genotype JSON, its drawing): redrawn only when it changes
 
     def on_epoch_end(self, epoch, logs=None):
         self.write(epoch + 1)
@@ -86,7 +88,7 @@ class ArchitectureSummary(keras.callbacks.Callback):
             w_.histogram(f"entropy/{name}_per_edge", ent, step)
             record[f"entropy_{name}"] = float(ent.mean())
             record.setdefault("op_weights", {})[name] = np.round(w, 5).tolist()
-        w_.image("genotype/cell", draw_genotype(genotype.to_json()), step)
+        w_.image("genotype/cell", self._drawing(genotype.to_json()), step)
         count = parameter_free_count(genotype)
         w_.scalar("genotype/parameter_free_ops", count, step)
         w_.scalar("architecture/temperature", float(net.temperature.numpy()), step)
@@ -94,6 +96,14 @@ class ArchitectureSummary(keras.callbacks.Callback):
         record["parameter_free_ops"] = count
         self.writer.flush()
         return record
+
+    def _drawing(self, genotype_json: dict[str, Any]) -> bytes:
+        """The derived cell's PNG; a search keeps the same genotype for many epochs, and drawing it costs
+        about 0.3 s of CPU (matplotlib), so an unchanged genotype reuses the last drawing."""
+        key = json.dumps(genotype_json, sort_keys=True)
+        if self._drawn is None or self._drawn[0] != key:
+            self._drawn = (key, draw_genotype(genotype_json))
+        return self._drawn[1]
 
 
 class EpochTensorBoard(keras.callbacks.TensorBoard):

@@ -36,6 +36,7 @@ from tfnas.training.precision import float32_logits, precision_policy, scaled, u
 from tfnas.files import write_json
 from tfnas.run_dir import RunDirectory
 from tfnas.configs.train import SAFE_ON_RESUME, TrainConfig  # noqa: F401  (re-exported: the driver's settings)
+from tfnas.graph_optimization import applies_config_graph_optimization
 
 keras = tf.keras
 
@@ -125,6 +126,7 @@ class DropPathSchedule(keras.callbacks.Callback):
         self.rate.assign(self.drop_path * epoch / self.epochs)
 
 
+@applies_config_graph_optimization
 def train_genotype(config: TrainConfig) -> dict[str, Any]:
     """Train (or resume training) the network of config.genotype; save it and a train_summary.json."""
     config.validate()
