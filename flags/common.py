@@ -4,6 +4,7 @@ from __future__ import annotations
 from absl import flags
 
 from tfnas.errors import ConfigError
+from tfnas.graph_optimization import GRAPH_OPTIMIZATIONS
 
 DATASET = flags.DEFINE_string(
     "dataset", "mnist_embedded",
@@ -47,7 +48,7 @@ MIXED_PRECISION = flags.DEFINE_enum(
     "state stay float32; exports are float32 whatever was used in training.")
 
 GRAPH_OPTIMIZATION = flags.DEFINE_enum(
-    "graph_optimization", "full", ["full", "light"],
+    "graph_optimization", "full", list(GRAPH_OPTIMIZATIONS),
     "Grappler's graph rewrites for the differentiable searches (DARTS, Single-DARTS, NAS-Bench-201, BATS) and "
     "train: full (TensorFlow's default; on the full-size DARTS supernet the step is ~10% faster and its peak "
     "memory 1.7x smaller) or light (none: each traced function starts 10-15 s sooner on a 2-core CPU, which "

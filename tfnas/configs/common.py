@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from tfnas.errors import ConfigError
+from tfnas.graph_optimization import GRAPH_OPTIMIZATIONS
 from tfnas.run_dir import OutputDirError, check_is_directory
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -19,8 +20,6 @@ def validate_policy(name: str) -> None:
 
 
 def validate_graph_optimization(name: str) -> None:
-    from tfnas.graph_optimization import GRAPH_OPTIMIZATIONS
-
     if name not in GRAPH_OPTIMIZATIONS:
         raise ConfigError(f"--graph_optimization must be one of {', '.join(GRAPH_OPTIMIZATIONS)}, got {name!r}")
 

@@ -12,6 +12,7 @@ import dataclasses
 from typing import ClassVar
 
 from tfnas.configs.common import check_output_dir, check_positive
+from tfnas.graph_optimization import GRAPH_OPTIMIZATIONS
 from tfnas.errors import ConfigError
 
 METHODS = ("random", "evolution", "pnas")
@@ -38,7 +39,7 @@ _CHOICES = {"benchmark": (None, *BENCHMARKS), "table_mode": (None, "max", "min")
             "pnas_surrogate": (None, "lstm", "mlp", "both"), "pnas_surrogate_refit": ("warm", "cold"),
             "pnas_target_transform": (None, "rank", "minmax"), "pnas_cell_output": ("all_blocks", "unused_blocks"),
             "candidate_weight_decay_type": ("l2", "decoupled"), "executor": ("inprocess", "ray"),
-            "graph_optimization": ("full", "light")}
+            "graph_optimization": GRAPH_OPTIMIZATIONS}
 
 
 class FlagError(ConfigError):
