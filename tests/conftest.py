@@ -8,6 +8,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+
+def _share_cores_between_test_workers() -> None:
+    """Under pytest-xdist, each worker's TensorFlow (and every binary a test runs, which inherits the
+    environment) gets its share of the cores, not a pool as large as the machine.
+
+    TensorFlow's thread pools spin while they wait for work; with two workers on two cores each
+    pool spinning on both cores burnt CPU the other worker needed (the suite's user time fell from
+    31.5 to 27.9 minutes with one thread each; docs/BENCHMARKS.md). A value the caller set wins.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers > 1:
+        share = str(max(1, (os.cpu_count() or 1) // workers))
+        os.environ.setdefault("TF_NUM_INTRAOP_THREADS", share)
+        os.environ.setdefault("TF_NUM_INTEROP_THREADS", share)
+
+
+_share_cores_between_test_workers()
+
 import tfnas  # noqa: E402,F401  (Keras 2 before TensorFlow)
 
 import pytest  # noqa: E402
