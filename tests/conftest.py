@@ -159,3 +159,41 @@ def read_trials(logdir: str) -> dict:
             out["trials"][os.path.relpath(directory, logdir)] = {"id": ids[0] if len(ids) == 1 else ids,
                                                                  "hparams": hparams, "metrics": metrics}
     return out
+
+
+# --- scheduling: the heaviest test files first --------------------------------------------------
+# With ``--dist loadfile`` each file runs on one worker, handed out in collection order as workers
+# free up. pytest-xdist's default (--loadscope-reorder) sorts files by their number of tests, which
+# left the heaviest single-test files (a kill/resume run, the multi-worker search) for last, with the
+# other worker idle meanwhile. Longest first is the classic fix; this order is the quiet suite's
+# per-file time (docs/BENCHMARKS.md, "The test suite"), heaviest first. A file missing here keeps its
+# collection order after these; a stale order costs only balance, never a test.
+HEAVIEST_FILES = (
+    "tests/test_tutorial.py",
+    "tests/reliability/test_kill_resume_pnas_hurricane.py",
+    "tests/reliability/test_kill_resume_bats.py",
+    "tests/methods/test_bats.py",
+    "tests/reliability/test_kill_resume.py",
+    "tests/training/test_distribution_mirrored.py",
+    "tests/methods/test_differentiable.py",
+    "tests/training/test_distribution_mirrored_bats.py",
+    "tests/training/test_distribution_multi_worker.py",
+    "tests/hardware/test_lce_export.py",
+    "tests/methods/test_differentiable_search.py",
+    "tests/training/test_trainer.py",
+    "tests/search/test_training_evaluator.py",
+    "tests/methods/test_manas_supernet_search.py",
+    "tests/methods/test_search_hurricane_binary.py",
+    "tests/methods/test_hurricane_reproducible.py",
+)
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist present: keep the order below
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {path: i for i, path in enumerate(HEAVIEST_FILES)}
+    root = os.path.join(ROOT, "")
+    items.sort(key=lambda item: rank.get(os.path.relpath(str(item.path), root), len(rank)))  # stable: the rest keep their order
