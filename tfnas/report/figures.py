@@ -1,13 +1,13 @@
 """The report's charts: training and search curves, architecture distributions, best-so-far, Pareto fronts."""
 from __future__ import annotations
 
-import io
 import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from tfnas.report.drawings import _plt, _png
+from tfnas.report.heatmap import heatmap_png  # noqa: F401  (re-exported: the report's figures in one place)
 
 LATENCY_KEYS = ("predicted_latency_ms", "measured_latency_ms", "latency_ms")
 
@@ -116,54 +116,3 @@ def accuracy_vs_latency(latency: Sequence[float], accuracy: Sequence[float], lim
     ax.set_title("accuracy against latency", fontsize=9)
     fig.tight_layout()
     return _png(fig)
-
-
-def heatmap_png(values: np.ndarray, rows: Sequence[str], columns: Sequence[str], title: str,
-                marked: Sequence[int], diverging: bool = False) -> tuple[bytes, int, int]:
-    """RGBA PNG (bytes, height, width) of ``values`` [rows, columns] with every value printed and one cell
-    per row outlined (``marked[i]``); NaN cells (padded options) are left blank.
-
-    The colour scale spans the values themselves (op weights near uniform, 0.18-0.22, would all be
-    one colour on a 0-1 scale); ``diverging`` centres it at 0. Used for MANAS' agent distributions and
-    the differentiable searches' op weights.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    finite = values[np.isfinite(values)]
-    if diverging:
-        limit = max(float(np.abs(finite).max()) if finite.size else 0.0, 1e-9)
-        vmin, vmax, cmap = -limit, limit, "coolwarm"
-    else:
-        vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        if vmax - vmin < 1e-9:
-            vmin, vmax = vmin - 1e-3, vmax + 1e-3
-        cmap = "viridis"
-    height, width = len(rows), len(columns)
-    # Fixed margins sized from the labels (tight_layout would measure every text: most of the cost).
-    left, bottom = 0.35 + 0.075 * max(map(len, rows)), 0.25 + 0.045 * max(map(len, columns))
-    fig_w, fig_h = left + 0.95 * width + 1.0, bottom + 0.32 * height + 0.4
-    fig = plt.figure(figsize=(fig_w, fig_h), dpi=100)
-    ax = fig.add_axes((left / fig_w, bottom / fig_h, 0.95 * width / fig_w, 0.32 * height / fig_h))
-    bar = fig.add_axes(((left + 0.95 * width + 0.15) / fig_w, bottom / fig_h, 0.15 / fig_w, 0.32 * height / fig_h))
-    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    colours = image.cmap(image.norm(np.nan_to_num(values)))
-    for (i, j), v in np.ndenumerate(values):
-        if np.isfinite(v):
-            r, g, b, _ = colours[i, j]
-            ax.text(j, i, f"{v:.3f}" if abs(v) < 10 else f"{v:.3g}", ha="center", va="center", fontsize=8,
-                    color="black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white")
-    for i, j in enumerate(marked):
-        ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.4,
-                                                  edgecolor="black" if diverging else "red"))
-    ax.set_xticks(range(width), list(columns), rotation=30, ha="right", fontsize=8)
-    ax.set_yticks(range(height), list(rows), fontsize=8)
-    ax.set_title(title, fontsize=8, loc="left")
-    fig.colorbar(image, cax=bar).ax.tick_params(labelsize=7)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    h, w = (int(x) for x in fig.canvas.get_width_height()[::-1])
-    return buf.getvalue(), h, w
