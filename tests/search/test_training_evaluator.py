@@ -32,6 +32,7 @@ def sep_max_scores(evaluator) -> dict:
 
 
 def test_tiny_progressive_pnas_trains_real_candidates(evaluator):
+    trained_before = evaluator.num_trained  # the evaluator is shared with this file's other tests, in any order
     searcher = ProgressiveSearcher(
         evaluator.metric, seed=0, max_blocks=2, beam_size=2, initial_cells=3,
         surrogate_factory=lambda enc: Surrogate(enc, ("mlp",), mlp=dict(num_members=2, units=16, embed_dim=16,
@@ -39,7 +40,7 @@ def test_tiny_progressive_pnas_trains_real_candidates(evaluator):
     run_search(searcher, evaluator, 100)
     assert searcher.finished
     assert [len(h["arch"]["blocks"]) for h in searcher.history] == [1, 1, 1, 2, 2]
-    assert evaluator.num_trained == 5
+    assert evaluator.num_trained - trained_before == 5
     for h in searcher.history:
         m = h["metrics"]
         assert 0.0 <= m["val_accuracy"] <= 100.0 and np.isfinite(m["val_loss"]) and m["params"] > 0

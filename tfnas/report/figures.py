@@ -1,13 +1,31 @@
 """The report's charts: training and search curves, architecture distributions, best-so-far, Pareto fronts."""
 from __future__ import annotations
 
+import io
 import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from tfnas.report.drawings import _plt, _png
 from tfnas.report.heatmap import heatmap_png  # noqa: F401  (re-exported: the report's figures in one place)
+
+def _plt():
+    """matplotlib's pyplot on the Agg backend (no display needed), imported when a chart is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    """``fig`` as PNG bytes; the figure is closed (pyplot keeps every open figure alive)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    _plt().close(fig)
+    return buf.getvalue()
+
 
 LATENCY_KEYS = ("predicted_latency_ms", "measured_latency_ms", "latency_ms")
 

@@ -9,43 +9,17 @@ ships, so the pictures look like the report's other charts.
 """
 from __future__ import annotations
 
-import functools
-import io
-import os
 from typing import Sequence
 
 import numpy as np
+
+from tfnas.report import canvas
 
 CELL_W, CELL_H = 64, 24  # pixels per heatmap cell
 PAD = 8
 FONT_SIZE = 11  # values, labels and title alike
 LABEL_ANGLE = 35  # degrees: the column labels (op names) are long
 BAR_W, BAR_GAP = 12, 10
-
-
-@functools.lru_cache(maxsize=2)
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        import matplotlib
-
-        return ImageFont.truetype(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"), size)
-    except (ImportError, OSError):  # a matplotlib without its fonts: Pillow's own (scalable since Pillow 10.1)
-        return ImageFont.load_default(size)
-
-
-@functools.lru_cache(maxsize=4)
-def _colour_table(cmap: str) -> np.ndarray:
-    """256 RGB entries of a matplotlib colour map, as uint8."""
-    import matplotlib
-
-    return (matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255 + 0.5).astype(np.uint8)
-
-
-def _text_size(draw, text: str, font) -> tuple[int, int]:
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    return right - left, bottom - top
 
 
 def _rotated_label(text: str, font):
@@ -84,15 +58,15 @@ def heatmap_png(values: np.ndarray, rows: Sequence[str], columns: Sequence[str],
         if vmax - vmin < 1e-9:
             vmin, vmax = vmin - 1e-3, vmax + 1e-3
         cmap = "viridis"
-    table = _colour_table(cmap)
-    font = _font(FONT_SIZE)
+    table = canvas.colour_table(cmap)
+    font = canvas.font(FONT_SIZE)
     height, width = values.shape
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    row_w = max((_text_size(probe, str(r), font)[0] for r in rows), default=0)
+    row_w = max((canvas.text_size(probe, str(r), font)[0] for r in rows), default=0)
     labels = [_rotated_label(str(c), font) for c in columns]
     bar_labels = [_format(v) for v in (vmax, (vmin + vmax) / 2, vmin)]
-    bar_label_w = max(_text_size(probe, t, font)[0] for t in bar_labels)
-    title_w, title_h = _text_size(probe, title, font)
+    bar_label_w = max(canvas.text_size(probe, t, font)[0] for t in bar_labels)
+    title_w, title_h = canvas.text_size(probe, title, font)
 
     label_h = max((m.size[1] for m in labels), default=0)
     # how far the longest rotated column label reaches left of the grid (it ends under its column's centre)
@@ -106,15 +80,15 @@ def heatmap_png(values: np.ndarray, rows: Sequence[str], columns: Sequence[str],
     # cells: colour-mapped values, NaN left white
     scaled = np.clip((np.nan_to_num(values, nan=vmin) - vmin) / (vmax - vmin), 0.0, 1.0)
     colours = table[np.round(scaled * 255).astype(int)]
-    canvas = np.full((image_h, image_w, 3), 255, np.uint8)
+    pixels = np.full((image_h, image_w, 3), 255, np.uint8)
     cells = np.repeat(np.repeat(colours, CELL_H, axis=0), CELL_W, axis=1)
     blank = np.repeat(np.repeat(~np.isfinite(values), CELL_H, axis=0), CELL_W, axis=1)
     cells[blank] = 255
-    canvas[grid_y:grid_y + grid_h, grid_x:grid_x + grid_w] = cells
+    pixels[grid_y:grid_y + grid_h, grid_x:grid_x + grid_w] = cells
     # colour bar: the whole map, top = vmax
     ramp = table[np.linspace(255, 0, grid_h).round().astype(int)]
-    canvas[grid_y:grid_y + grid_h, bar_x:bar_x + BAR_W] = ramp[:, None, :]
-    image = Image.fromarray(canvas)
+    pixels[grid_y:grid_y + grid_h, bar_x:bar_x + BAR_W] = ramp[:, None, :]
+    image = Image.fromarray(pixels)
     draw = ImageDraw.Draw(image)
 
     for (i, j), v in np.ndenumerate(values):
@@ -141,6 +115,4 @@ def heatmap_png(values: np.ndarray, rows: Sequence[str], columns: Sequence[str],
                   anchor="lt" if k == 0 else ("lm" if k == 1 else "lb"))
     draw.text((PAD, PAD), title, fill=(0, 0, 0), font=font, anchor="lt")
 
-    buf = io.BytesIO()
-    image.save(buf, format="png", compress_level=3)
-    return buf.getvalue(), image_h, image_w
+    return canvas.png_bytes(image), image_h, image_w

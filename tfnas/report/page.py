@@ -18,7 +18,8 @@ import numpy as np
 from tfnas.errors import UserInputError
 from tfnas.files import read_json, write_bytes
 from tfnas.report import figures
-from tfnas.report.drawings import _plt, _png, draw_genotype
+from tfnas.report.drawings import draw_genotype
+from tfnas.report.figures import _plt, _png
 
 SUMMARY_FILES = ("search_summary.json", "train_summary.json", "summary.json")
 
