@@ -5,9 +5,9 @@ cells (normal and reduction; BATS and per-cell MANAS genotypes too), the NAS-Ben
 PNAS cell of blocks, HURRICANE's layer-wise network; anything else is drawn as its JSON text.
 The same drawing goes into the HTML report and, each epoch the genotype changes, into TensorBoard.
 
-Drawn through matplotlib a DARTS genotype took about 0.3-0.6 s (two axes, ~40 annotations laid
-out one by one), several percent of a tiny search's run; drawn here at twice the size and halved
-(smooth lines and circles) it takes milliseconds. Fonts and colours are matplotlib's
+Drawn through matplotlib a genotype took 0.06-0.42 s (a DARTS pair of cells 0.33 s: ~40
+annotations laid out one by one), plus pyplot's first import, several percent of a tiny search's
+run; drawn here at twice the size and halved (smooth lines and circles) it takes 0.01-0.06 s. Fonts and colours are matplotlib's
 (tfnas/report/canvas.py).
 """
 from __future__ import annotations
