@@ -4,8 +4,8 @@ A suite that grew (new methods bring new tests) cannot be compared with an older
 time alone. This runs, on one machine one after the other, the tests the older commit had that
 still exist by node id at the newer one: at the older commit with its own code, then at the newer
 commit with its code, each with the same pytest command. Each side runs in a git worktree of this
-repository beside this checkout, with this checkout's .venv (a superset of the older pins). Renamed tests are counted
-and left out on both sides.
+repository beside this checkout, with this checkout's .venv (a superset of the older pins).
+Renamed tests are counted and left out on both sides.
 
     python benchmarks/suite_same_tests.py --before=5056801 [--after=HEAD] [--workers=0]
 
@@ -78,13 +78,13 @@ def main() -> None:
     a = parser.parse_args()
     if not os.path.isdir(os.path.join(ROOT, ".venv")):
         sys.exit("suite_same_tests: no .venv in the checkout; run `bash scripts/setup.sh` first")
-    with tempfile.TemporaryDirectory(prefix="tfnas-suites-") as parent:
+    with tempfile.TemporaryDirectory(prefix="tfnas-suites-") as scratch:  # the id list
         trees = {"before": worktree(a.before, "before"), "after": worktree(a.after, "after")}
         try:
             ids = {side: collect(tree) for side, tree in trees.items()}
             present = set(ids["after"])
             common = [i for i in ids["before"] if i in present]
-            ids_file = os.path.join(parent, "ids.txt")
+            ids_file = os.path.join(scratch, "ids.txt")
             with open(ids_file, "w") as f:
                 f.write("\n".join(common) + "\n")
             result = {"before": a.before, "after": a.after, "workers": a.workers,

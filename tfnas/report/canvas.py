@@ -29,9 +29,9 @@ def font(size: int, mono: bool = False):
         return ImageFont.load_default(size)
 
 
-def text_size(draw, text: str, font) -> tuple[int, int]:
-    """(width, height) in pixels of ``text`` drawn with ``font``."""
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+def text_size(text: str, font) -> tuple[int, int]:
+    """(width, height) in pixels of one line of ``text`` drawn with ``font`` (no image needed)."""
+    left, top, right, bottom = font.getbbox(text)
     return right - left, bottom - top
 
 

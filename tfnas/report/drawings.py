@@ -7,8 +7,8 @@ The same drawing goes into the HTML report and, each epoch the genotype changes,
 
 Drawn through matplotlib a genotype took 0.06-0.42 s (a DARTS pair of cells 0.33 s: ~40
 annotations laid out one by one), plus pyplot's first import, several percent of a tiny search's
-run; drawn here at twice the size and halved (smooth lines and circles) it takes 0.01-0.06 s. Fonts and colours are matplotlib's
-(tfnas/report/canvas.py).
+run; drawn here at twice the size and halved (smooth lines and circles) it takes 0.01-0.06 s.
+Fonts and colours are matplotlib's (tfnas/report/canvas.py).
 """
 from __future__ import annotations
 
@@ -49,8 +49,7 @@ def _dag(nodes: Sequence[Node], edges: Sequence[Edge], title: str):
 
     s = SUPERSAMPLE
     font, title_font = canvas.font(FONT_SIZE * s), canvas.font(TITLE_SIZE * s)
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    title_w, title_h = canvas.text_size(probe, title, title_font)
+    title_w, title_h = canvas.text_size(title, title_font)
     xs, ys = [x for _, x, _ in nodes], [y for _, _, y in nodes]
     border = (MARGIN + NODE_RADIUS) * s
     top = border + title_h + 6 * s
@@ -81,7 +80,7 @@ def _dag(nodes: Sequence[Node], edges: Sequence[Edge], title: str):
         if label:
             labels.append((p0[0] + LABEL_AT * (p1[0] - p0[0]), p0[1] + LABEL_AT * (p1[1] - p0[1]), label, free))
     for x, y, label, free in labels:  # over every edge, on a white patch
-        w, h = canvas.text_size(probe, label, font)
+        w, h = canvas.text_size(label, font)
         draw.rounded_rectangle((x - w / 2 - 3 * s, y - h / 2 - 3 * s, x + w / 2 + 3 * s, y + h / 2 + 3 * s),
                                radius=3 * s, fill="white")
         draw.text((x, y), label, fill=FREE_LABEL if free else PARAMETRIC_LABEL, font=font, anchor="mm")
@@ -176,8 +175,7 @@ def _layerwise(genotype: dict[str, Any]) -> bytes:
         if "resolution" in genotype else ""
     title = f"{genotype['space']} network{extra}"
     font, mono = canvas.font(TITLE_SIZE), canvas.font(FONT_SIZE, mono=True)
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    title_w, title_h = canvas.text_size(probe, title, font)
+    title_w, title_h = canvas.text_size(title, font)
     top = MARGIN + title_h + 8
     width = max(ROW_WIDTH, title_w) + 2 * MARGIN
     image = Image.new("RGB", (width, top + ROW_HEIGHT * len(ops) + MARGIN), "white")
@@ -201,9 +199,8 @@ def _text(genotype: Any) -> bytes:
 
     lines = json.dumps(genotype, indent=1)[:3000].split("\n")[:TEXT_LINES]
     font = canvas.font(FONT_SIZE, mono=True)
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    line_h = canvas.text_size(probe, "Ag", font)[1] + 4
-    width = max(canvas.text_size(probe, line, font)[0] for line in lines) + 2 * MARGIN
+    line_h = canvas.text_size("Ag", font)[1] + 4
+    width = max(canvas.text_size(line, font)[0] for line in lines) + 2 * MARGIN
     image = Image.new("RGB", (max(width, 200), line_h * len(lines) + 2 * MARGIN), "white")
     draw = ImageDraw.Draw(image)
     for i, line in enumerate(lines):

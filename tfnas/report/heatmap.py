@@ -26,8 +26,7 @@ def _rotated_label(text: str, font):
     """``text`` as a mask rotated counter-clockwise by LABEL_ANGLE (Pillow draws text horizontally only)."""
     from PIL import Image, ImageDraw
 
-    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
-    left, top, right, bottom = probe.textbbox((0, 0), text, font=font)
+    left, top, right, bottom = font.getbbox(text)
     mask = Image.new("L", (right - left + 2, bottom - top + 2), 0)
     ImageDraw.Draw(mask).text((1 - left, 1 - top), text, fill=255, font=font)
     return mask.rotate(LABEL_ANGLE, resample=Image.BICUBIC, expand=True)
@@ -61,12 +60,11 @@ def heatmap_png(values: np.ndarray, rows: Sequence[str], columns: Sequence[str],
     table = canvas.colour_table(cmap)
     font = canvas.font(FONT_SIZE)
     height, width = values.shape
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    row_w = max((canvas.text_size(probe, str(r), font)[0] for r in rows), default=0)
+    row_w = max((canvas.text_size(str(r), font)[0] for r in rows), default=0)
     labels = [_rotated_label(str(c), font) for c in columns]
     bar_labels = [_format(v) for v in (vmax, (vmin + vmax) / 2, vmin)]
-    bar_label_w = max(canvas.text_size(probe, t, font)[0] for t in bar_labels)
-    title_w, title_h = canvas.text_size(probe, title, font)
+    bar_label_w = max(canvas.text_size(t, font)[0] for t in bar_labels)
+    title_w, title_h = canvas.text_size(title, font)
 
     label_h = max((m.size[1] for m in labels), default=0)
     # how far the longest rotated column label reaches left of the grid (it ends under its column's centre)
