@@ -172,6 +172,9 @@ class BatchedOp:
     residual: bool = False
     """On stride-1 edges the op's output is added to its (untransformed) input state: the identity
     shortcut binary ops carry around every stride-1 binary convolution (BATS)."""
+    prepare: tuple[str, Callable[[tf.Tensor], tf.Tensor]] | None = None
+    """(key, fn): ``compute`` reads fn(x) instead of x. Ops of a cell with the same key share one
+    fn(x) per node group (the four BATS convolutions read one sign(x)), so the graph holds it once."""
 
 
 def _sep_conv(kernel_size: int) -> BatchedOp:

@@ -121,14 +121,17 @@ def _interleave_halves(a: tf.Tensor, b: tf.Tensor, groups: int) -> tf.Tensor:
 def bats_conv_ops(binarization: Binarization, groups: int, shuffle_groups: int) -> dict[str, BatchedOp]:
     """group_conv_3x3/5x5 and dil_group_conv_3x3/5x5 with ``groups`` groups per edge."""
 
+    # the four ops read the same quantized input: one sign(x) per node group, not one per op
+    binary_input = ("binary_input", lambda x: quantize_input(binarization, x))
+
     def op(kernel_size: int, dilation: int) -> BatchedOp:
-        def compute(x, k, stride, edges, bn, training):
-            y = grouped_conv(quantize_input(binarization, x), quantize_kernel(binarization, k["conv"]), stride, dilation,
-                             pad_value(binarization))
+        def compute(xb, k, stride, edges, bn, training):  # xb: the quantized input
+            y = grouped_conv(xb, quantize_kernel(binarization, k["conv"]), stride, dilation, pad_value(binarization))
             return channel_shuffle(prelu(y, k["prelu"]), shuffle_groups, blocks=edges)
 
         return BatchedOp((KernelSpec("conv", "pointwise", kernel_size, in_fraction=1.0 / groups, clip=WEIGHT_CLIP),
-                          KernelSpec("prelu", "vector", init=PRELU_INIT)), compute, residual=True)
+                          KernelSpec("prelu", "vector", init=PRELU_INIT)), compute, residual=True,
+                         prepare=binary_input)
 
     return {"group_conv_3x3": op(3, 1), "group_conv_5x5": op(5, 1),
             "dil_group_conv_3x3": op(3, 2), "dil_group_conv_5x5": op(5, 2)}
@@ -159,29 +162,31 @@ def bats_factorized_reduce(binarization: Binarization, binary: bool = False) -> 
 def naive_conv_ops(binarization: Binarization) -> dict[str, BatchedOp]:
     """DARTS' sep_conv / dil_conv with every conv binary (sign in place of each ReLU)."""
 
-    def stage(x, dw, pw, stride, dilation, edges):
-        y = depthwise(quantize_input(binarization, x), quantize_kernel(binarization, dw, depthwise=True), stride,
-                      dilation, pad_value(binarization))
+    # every op's first stage reads sign(x) of the same state: one per node group (MixedCell shares it)
+    binary_input = ("binary_input", lambda x: quantize_input(binarization, x))
+
+    def stage(xb, dw, pw, stride, dilation, edges):  # xb: the quantized input
+        y = depthwise(xb, quantize_kernel(binarization, dw, depthwise=True), stride, dilation, pad_value(binarization))
         return grouped_conv2d(quantize_input(binarization, y), quantize_kernel(binarization, pw), edges)
 
     def sep(kernel_size: int) -> BatchedOp:
-        def compute(x, k, stride, edges, bn, training):
-            y = bn("bn1", stage(x, k["dw1"], k["pw1"], stride, 1, edges))
-            return bn("bn2", stage(y, k["dw2"], k["pw2"], 1, 1, edges))
+        def compute(xb, k, stride, edges, bn, training):
+            y = bn("bn1", stage(xb, k["dw1"], k["pw1"], stride, 1, edges))
+            return bn("bn2", stage(quantize_input(binarization, y), k["dw2"], k["pw2"], 1, 1, edges))
 
         return BatchedOp((KernelSpec("dw1", "depthwise", kernel_size, clip=WEIGHT_CLIP),
                           KernelSpec("pw1", "pointwise", clip=WEIGHT_CLIP), KernelSpec("bn1", "bn"),
                           KernelSpec("dw2", "depthwise", kernel_size, clip=WEIGHT_CLIP),
                           KernelSpec("pw2", "pointwise", clip=WEIGHT_CLIP), KernelSpec("bn2", "bn")), compute,
-                         output_bn="bn2")
+                         output_bn="bn2", prepare=binary_input)
 
     def dil(kernel_size: int) -> BatchedOp:
-        def compute(x, k, stride, edges, bn, training):
-            return bn("bn", stage(x, k["dw"], k["pw"], stride, 2, edges))
+        def compute(xb, k, stride, edges, bn, training):
+            return bn("bn", stage(xb, k["dw"], k["pw"], stride, 2, edges))
 
         return BatchedOp((KernelSpec("dw", "depthwise", kernel_size, clip=WEIGHT_CLIP),
                           KernelSpec("pw", "pointwise", clip=WEIGHT_CLIP), KernelSpec("bn", "bn")), compute,
-                         output_bn="bn")
+                         output_bn="bn", prepare=binary_input)
 
     return {"sep_conv_3x3": sep(3), "sep_conv_5x5": sep(5), "dil_conv_3x3": dil(3), "dil_conv_5x5": dil(5)}
 

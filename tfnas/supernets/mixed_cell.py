@@ -232,6 +232,7 @@ class _CellPass:
         self.new_stats: dict[tuple[str, str], list[tuple[int, tf.Tensor, tf.Tensor]]] = {}
         self._transformed: dict[int, tf.Tensor] = {}
         self._pooled: dict[str, tf.Tensor] = {}
+        self._prepared: dict[tuple[str, object], tf.Tensor] = {}
         # ``kernel_pieces``: trainable kernels already read and split (float32), per op, kernel name
         # and group; the checkpointed backward pass gives each node's recomputation its own pieces
         self._kernels: dict[str, dict[str, list[tf.Tensor]]] = {}
@@ -293,6 +294,16 @@ class _CellPass:
                                              None if spec.kind == "bn" else self.dtype)
         return split
 
+    def prepared(self, batched: BatchedOp, x: tf.Tensor) -> tf.Tensor:
+        """``x`` as ``batched`` reads it: its ``prepare`` fn(x), computed once per input and key."""
+        if batched.prepare is None:
+            return x
+        key, fn = batched.prepare
+        cache_key = (key, x.ref())
+        if cache_key not in self._prepared:
+            self._prepared[cache_key] = fn(x)
+        return self._prepared[cache_key]
+
     # --- nodes ----------------------------------------------------------------------------------
     def run(self, op: str, x: tf.Tensor, group: NodeGroup, arch_op: str) -> tf.Tensor:
         """``op`` on every edge of ``group``, each edge's output already times w[edge, arch_op]."""
@@ -313,7 +324,7 @@ class _CellPass:
                 self.new_stats.setdefault((op, name), []).append((i, new_mean, new_var))
             return out
 
-        y = batched.compute(x, kernels, group.stride, len(group.edge_ids), bn, self.training)
+        y = batched.compute(self.prepared(batched, x), kernels, group.stride, len(group.edge_ids), bn, self.training)
         if residual:
             y = y + _cat([self.states[s] for s in group.sources])
         return y if fold else y * tf.cast(scale, y.dtype)
