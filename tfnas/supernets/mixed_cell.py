@@ -109,6 +109,15 @@ class MixedCell(keras.layers.Layer):
             self.groups.append([NodeGroup(n, tuple(s for s, _ in pairs), stride, tuple(e for _, e in pairs))
                                 for stride, pairs in sorted(by_stride.items(), reverse=True)])
         self.num_edges = edge
+        # Per node, the (edge, op) weights that multiply a tensor (the stride-1 skip, the pools): the
+        # only scalars a node reads, so a pass gathers these instead of unstacking every weight (the
+        # gradient of a full unstack is a stack with a zero constant per unread weight)
+        skip = ("skip_connect",) if "skip_connect" in self.ops else ()
+        pools = tuple(op for op in POOLS if op in self.ops)
+        self.multiplied: list[list[tuple[int, str]]] = [
+            [(e, op) for g in node for e in g.edge_ids for op in (skip if g.stride == 1 else ()) + pools]
+            for node in self.groups]
+        self.node_of_edge = {e: n for n, node in enumerate(self.groups) for g in node for e in g.edge_ids}
         # Edges each parametric op runs on, and each edge's position in that op's banks.
         self.strided_edges = [e for node in self.groups for g in node if g.stride == 2 for e in g.edge_ids]
         self.batched: dict[str, BatchedOp] = {op: registry[op] for op in self.conv_ops}
@@ -239,15 +248,19 @@ class _CellPass:
         for op, names in (kernel_pieces or {}).items():
             self._kernels[op] = {name: [None if t is None else _as(t, self.dtype) for t in parts]
                                  for name, parts in names.items()}
-        self._scalars: list[tf.Tensor] | None = None
+        self._scalars: dict[tuple[int, str], tf.Tensor] = {}
         self._per_channel: tf.Tensor | None = None
 
     # --- shared pieces (computed on first use) ------------------------------------------------
     def scalar(self, edge: int, op: str) -> tf.Tensor:
         """w[edge, op] in the compute dtype, for the terms weighted by a multiplication."""
-        if self._scalars is None:
-            self._scalars = tf.unstack(tf.reshape(tf.cast(self.weights, self.dtype), [-1]))
-        return self._scalars[edge * len(self.cell.ops) + self.k_of[op]]
+        if (edge, op) not in self._scalars:
+            cell = self.cell  # a checkpointed node's recomputation reads its own node's scalars only
+            read = cell.multiplied[cell.node_of_edge[edge]] if cell.checkpoint else sum(cell.multiplied, [])
+            flat = tf.reshape(tf.cast(self.weights, self.dtype), [-1])
+            picked = tf.gather(flat, [e * len(self.cell.ops) + self.k_of[o] for e, o in read])
+            self._scalars.update(zip(read, tf.unstack(picked, num=len(read))))
+        return self._scalars[(edge, op)]
 
     def channel_weights(self, group: NodeGroup, op: str) -> tf.Tensor:
         """w[edge, op] repeated over each edge's C channels, float32 [G*C]: a per-channel BN scale."""
