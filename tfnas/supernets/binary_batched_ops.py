@@ -44,6 +44,12 @@ def quantize_input(binarization: Binarization, x: tf.Tensor) -> tf.Tensor:
     return _mix(binarization.activations, sign, x)
 
 
+def shared_binary_input(binarization: Binarization) -> tuple[str, Callable[[tf.Tensor], tf.Tensor]]:
+    """``BatchedOp.prepare`` of ops that read the quantized input: MixedCell computes it once per
+    node group for all of them (the same value each would compute itself)."""
+    return "binary_input", lambda x: quantize_input(binarization, x)
+
+
 def quantize_kernel(binarization: Binarization, w: tf.Tensor, depthwise: bool = False) -> tf.Tensor:
     """Per-output-channel scaled sign: axes (0, 1, 2) of a conv kernel, (0, 1) of a depthwise one."""
     axes = (0, 1) if depthwise else (0, 1, 2)
@@ -121,8 +127,7 @@ def _interleave_halves(a: tf.Tensor, b: tf.Tensor, groups: int) -> tf.Tensor:
 def bats_conv_ops(binarization: Binarization, groups: int, shuffle_groups: int) -> dict[str, BatchedOp]:
     """group_conv_3x3/5x5 and dil_group_conv_3x3/5x5 with ``groups`` groups per edge."""
 
-    # the four ops read the same quantized input: one sign(x) per node group, not one per op
-    binary_input = ("binary_input", lambda x: quantize_input(binarization, x))
+    binary_input = shared_binary_input(binarization)  # one sign(x) per node group, not one per op
 
     def op(kernel_size: int, dilation: int) -> BatchedOp:
         def compute(xb, k, stride, edges, bn, training):  # xb: the quantized input
@@ -162,8 +167,7 @@ def bats_factorized_reduce(binarization: Binarization, binary: bool = False) -> 
 def naive_conv_ops(binarization: Binarization) -> dict[str, BatchedOp]:
     """DARTS' sep_conv / dil_conv with every conv binary (sign in place of each ReLU)."""
 
-    # every op's first stage reads sign(x) of the same state: one per node group (MixedCell shares it)
-    binary_input = ("binary_input", lambda x: quantize_input(binarization, x))
+    binary_input = shared_binary_input(binarization)  # the first stage of every op reads sign(x)
 
     def stage(xb, dw, pw, stride, dilation, edges):  # xb: the quantized input
         y = depthwise(xb, quantize_kernel(binarization, dw, depthwise=True), stride, dilation, pad_value(binarization))
