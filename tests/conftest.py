@@ -30,6 +30,37 @@ import tfnas  # noqa: E402,F401  (Keras 2 before TensorFlow)
 
 import pytest  # noqa: E402
 
+# The slowest test files, slowest first (seconds of one run of the two-worker suite, docs/BENCHMARKS.md,
+# "The test suite's wall time"). A scheduling hint only: scripts/test.sh hands whole files to the two
+# workers in collection order (``--dist loadfile --no-loadscope-reorder``), and each worker is handed
+# its next file while it still runs one, so a long file collected last can leave the other worker
+# idle for most of it; xdist's own order (most tests first) put these files, a few long tests each,
+# at the end. Longest first, the short files fill the tail. A file missing here only runs later.
+SLOWEST_FILES = (
+    "tests/test_tutorial.py",
+    "tests/reliability/test_kill_resume_pnas_hurricane.py",
+    "tests/reliability/test_kill_resume.py",
+    "tests/training/test_distribution_mirrored.py",
+    "tests/hardware/test_lce_export.py",
+    "tests/methods/test_differentiable.py",
+    "tests/reliability/test_kill_resume_bats.py",
+    "tests/methods/test_bats.py",
+    "tests/training/test_distribution_multi_worker.py",
+    "tests/methods/test_differentiable_search.py",
+    "tests/methods/test_search_hurricane_binary.py",
+    "tests/training/test_trainer.py",
+    "tests/training/test_distribution_mirrored_bats.py",
+    "tests/search/test_training_evaluator.py",
+    "tests/methods/test_manas_supernet_search.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """The slowest files first (SLOWEST_FILES), every file's own tests in their order (a stable sort)."""
+    rank = {path: i for i, path in enumerate(SLOWEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 BENCHDATA = os.environ.get("TFNAS_BENCHDATA", os.path.join(os.path.dirname(ROOT), "shared", "benchdata"))
 
 

@@ -1,4 +1,6 @@
-"""One BATS bi-level search step under MirroredStrategy (2 virtual CPU devices) equals the one-device step.
+"""One BATS search step (single-level: the binary supernet is what BATS adds; the bi-level mechanics are
+test_distribution_mirrored.py's DARTS cases) under MirroredStrategy (2 virtual CPU devices) equals the
+one-device step.
 
 The other supernets: test_distribution_mirrored.py (the same checks, tests/training/mirrored_checks.py);
 BATS runs in its own file so that the two test workers share the measurements.
