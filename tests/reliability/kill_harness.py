@@ -46,9 +46,9 @@ SPECS = {
     # single-level step: what BATS adds to a resume (the binary supernet's state, its schedules) is the
     # same, the bi-level resume is search_darts' case (and test_bats' in-process one), and each run
     # traces one forward-backward pass instead of two (a fifth less time per run)
-    "search_bats": (["binaries.search_bats", "--method=single_darts", "--layers=3", "--init_channels=8", "--groups=2", "--shuffle_groups=2",
-                     "--image_size=16", "--kd_weight=0", "--epochs=3", "--validation_steps=1", "--train_portion=0.98",
-                     "--checkpoint_cells=false", *TINY_DATA], "history.json", 3),
+    "search_bats": (["binaries.search_bats", "--method=single_darts", "--layers=3", "--init_channels=8", "--groups=2",
+                     "--shuffle_groups=2", "--image_size=16", "--kd_weight=0", "--epochs=3", "--validation_steps=1",
+                     "--train_portion=0.98", "--checkpoint_cells=false", *TINY_DATA], "history.json", 3),
     "search_pnas": (["binaries.search_pnas", "--pnas_blocks=2", "--pnas_beam_size=2", "--pnas_initial_cells=3",
                      "--pnas_cells=1", "--pnas_filters=4", "--pnas_epochs_per_candidate=1", "--pnas_ensemble_size=1",
                      "--pnas_surrogate_epochs=2", "--image_size=16", *TINY_DATA], "searcher_state.json", 5),
