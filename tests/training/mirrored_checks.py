@@ -1,8 +1,8 @@
 """What tests/training/test_distribution_mirrored*.py check of one mirrored train step (mirrored_steps.py).
 
 The cases are split over two test files, each measuring its own in one subprocess, so that
-pytest-xdist's ``--dist loadfile`` runs them on both workers (BATS alone costs about as much as the
-others together).
+pytest-xdist's ``--dist loadfile`` runs them on both workers (BATS' case alone costs about half as much
+as the others together: 41-49 s against 91-93 s in the 2026-12-04 runs, docs/BENCHMARKS.md).
 """
 from __future__ import annotations
 
